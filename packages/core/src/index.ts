@@ -1,0 +1,6 @@
+import 'reflect-metadata';
+
+export * from './util/rng';
+export * from './backend';
+export * from './data';
+export * from './io';
