@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 
 export * from './util/rng';
+export * from './callbacks';
+export * from './experiment';
+export * from './plugins';
 export * from './backend';
 export * from './data';
 export * from './io';

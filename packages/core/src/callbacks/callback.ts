@@ -1,0 +1,51 @@
+import type { Experiment } from '../experiment/experiment';
+import { CallbackOrder } from './order';
+import { registeredCallbackInfo } from './metadata';
+
+/** What every hook receives: the running experiment (read `exp.state` for counters and logs). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type HookFn = (exp: Experiment<any, any>) => void | Promise<void>;
+
+export interface CallbackInit {
+  /** Unique within a run; config files and error messages use it. */
+  name?: string;
+  /** Class-level order for every hook of this callback (see CallbackOrder). */
+  order?: number;
+  /** Names of callbacks that must be registered in the same run. */
+  requires?: string[];
+}
+
+/**
+ * Base class of every callback. Override the `on*` methods you need (use `override`, so a
+ * misspelled hook is a compile error), or decorate any method with `@onEpochEnd(order)` etc.
+ * Callbacks borrow the experiment's tensors during a hook and never keep them.
+ */
+export abstract class Callback {
+  name: string;
+  order: number;
+  requires: string[];
+
+  constructor(init: CallbackInit = {}) {
+    const reg = registeredCallbackInfo(this.constructor);
+    this.name = init.name ?? reg?.name ?? '';
+    this.order = init.order ?? reg?.order ?? CallbackOrder.EXTERNAL;
+    this.requires = init.requires ?? reg?.requires ?? [];
+  }
+
+  onExperimentStart(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onEpochStart(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onBatchStart(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onBatchEnd(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onValidationStart(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onValidationBatchEnd(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onValidationEnd(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onEpochEnd(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+  onExperimentEnd(_exp: Parameters<HookFn>[0]): void | Promise<void> {}
+
+  /** Plain-JSON state a checkpoint saves and a resume restores (counters, best values...). */
+  getState(): Record<string, unknown> | undefined {
+    return undefined;
+  }
+
+  setState(_state: Record<string, unknown>): void {}
+}

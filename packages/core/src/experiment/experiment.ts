@@ -1,0 +1,480 @@
+import * as tf from '@tensorflow/tfjs';
+import { EventEmitter } from 'eventemitter3';
+import { Callback } from '../callbacks/callback';
+import type { HookEvent } from '../callbacks/events';
+import { CallbackError, CallbackRunner, isStopTraining } from '../callbacks/runner';
+import { Rng } from '../util/rng';
+import { History } from './history';
+import { LazyLogs, MetricAccumulator, type StepLogs } from './logs';
+
+/** A batch source: iterables, a tfjs Dataset, or a factory called once per epoch. */
+export type DataSource<B> =
+  | AsyncIterable<B>
+  /** Arrays are re-iterated every epoch and their tensors left to the caller; every other
+   *  source's batches are disposed by the loop once their step is done. */
+  | Iterable<B>
+  | tf.data.Dataset<B & tf.TensorContainer>
+  | ((ctx: { epoch: number; skipBatches: number }) => AsyncIterable<B> | Iterable<B>);
+
+export interface FitOptions<B> {
+  epochs: number;
+  /** Cut each epoch after this many batches (also what schedules use to know the total). */
+  stepsPerEpoch?: number;
+  validationData?: DataSource<B>;
+  /** Stop after this many optimizer steps in total (counted from step 0, across resumes). */
+  maxSteps?: number;
+  /** Read the step's numbers and emit a `log` event every N steps (default 10; 0 = never). */
+  logEvery?: number;
+  /** Extra callbacks for this fit, after the ones given with `addCallback`. */
+  callbacks?: Callback[];
+}
+
+export interface BatchEvent {
+  epoch: number;
+  batch: number;
+  step: number;
+}
+
+/** Observer events (eventemitter3), emitted after the ordered hooks of the same moment. */
+export interface ExperimentEvents {
+  experimentStart: [ExperimentState];
+  epochStart: [{ epoch: number }];
+  batchStart: [BatchEvent];
+  batchEnd: [BatchEvent & { logs: LazyLogs }];
+  log: [BatchEvent & { values: Record<string, number> }];
+  validationEnd: [{ epoch: number; metrics: Record<string, number> }];
+  epochEnd: [{ epoch: number; metrics: Record<string, number> }];
+  experimentEnd: [{ history: History; stopped: boolean; error?: unknown }];
+}
+
+/** Raised when the loss is NaN or infinite; names where it happened. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly key: string,
+    readonly value: number,
+    readonly where: BatchEvent,
+  ) {
+    super(
+      `${key} is ${value} at step ${where.step} (epoch ${where.epoch}, batch ${where.batch}); training stopped. ` +
+        'Lower the learning rate or check the data; the last checkpoint written before this step is intact.',
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** Counters and handles the callbacks read. Mutated only by the loop (and restore). */
+export class ExperimentState<C = unknown> {
+  /** Current epoch, 0-based. */
+  epoch = 0;
+  /** Optimizer steps completed since the start of training (across resumes). */
+  globalStep = 0;
+  /** Index of the current batch within the epoch. */
+  batchIndex = 0;
+  /** Planned epochs of the current fit. */
+  epochs = 0;
+  stepsPerEpoch: number | undefined = undefined;
+  /** Metrics of the current epoch: train means, `val_*`, and whatever callbacks add. */
+  epochMetrics: Record<string, number> = {};
+  /** The latest step's logs (lazy; valid during that step's batch hooks). */
+  logs: LazyLogs = new LazyLogs();
+  stopTraining = false;
+  stopReason: string | undefined = undefined;
+
+  constructor(private readonly exp: Experiment<unknown, C>) {}
+
+  get config(): C {
+    return this.exp.config;
+  }
+
+  get models(): ReadonlyMap<string, tf.LayersModel> {
+    return this.exp.models;
+  }
+
+  get optimizer(): tf.Optimizer | undefined {
+    return this.exp.optimizer;
+  }
+
+  get rng(): Rng {
+    return this.exp.rng;
+  }
+
+  /** Total optimizer steps planned, when knowable (epochs × stepsPerEpoch, capped by maxSteps). */
+  get totalSteps(): number | undefined {
+    const perEpoch = this.stepsPerEpoch === undefined ? undefined : this.epochs * this.stepsPerEpoch;
+    const cap = this.exp.maxSteps;
+    if (perEpoch === undefined) return cap;
+    return cap === undefined ? perEpoch : Math.min(perEpoch, cap);
+  }
+}
+
+/**
+ * The training loop. A self-supervised method subclasses it and overrides `trainStep` (and
+ * usually `configureModels` / `configureOptimizer`). The loop owns every tensor it creates:
+ * `trainStep` runs inside `tf.tidy`, only the returned scalars survive it, and they are
+ * disposed once the step's batchEnd hooks have run; batches are disposed after their step.
+ *
+ * Event order: experimentStart → (epochStart → (batchStart → step → batchEnd)* →
+ * [validation] → epochEnd)* → experimentEnd. The experiment's own `on*Start` runs before the
+ * callbacks, its `on*End` after them; observers on `events` are told last.
+ */
+export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
+  readonly events = new EventEmitter<ExperimentEvents>();
+  readonly state: ExperimentState<C>;
+  readonly models = new Map<string, tf.LayersModel>();
+  optimizer: tf.Optimizer | undefined = undefined;
+  rng: Rng;
+  history = new History();
+  /** @internal */
+  maxSteps: number | undefined = undefined;
+  private readonly ownCallbacks: Callback[] = [];
+  private runner: CallbackRunner | undefined = undefined;
+  private setupDone = false;
+
+  constructor(
+    readonly config: C,
+    opts: { seed?: number } = {},
+  ) {
+    this.state = new ExperimentState<C>(this);
+    this.rng = new Rng(opts.seed ?? 0);
+  }
+
+  /** One training step on one batch. Synchronous; runs inside tf.tidy; returns named scalars. */
+  abstract trainStep(batch: B): StepLogs;
+
+  /** Optional validation step (inside tf.tidy); its logs are averaged into `val_<name>`. */
+  valStep?(batch: B): StepLogs;
+
+  /** Build models and put them in `this.models` (called once, at experimentStart). */
+  protected configureModels(): void | Promise<void> {}
+
+  /** Return the optimizer (called once, after configureModels). */
+  protected configureOptimizer(): tf.Optimizer | undefined {
+    return undefined;
+  }
+
+  /** The experiment's own hooks (Start ones run before the callbacks, End ones after). */
+  protected onExperimentStart(): void | Promise<void> {}
+  protected onEpochStart(): void | Promise<void> {}
+  protected onBatchStart(): void | Promise<void> {}
+  protected onBatchEnd(): void | Promise<void> {}
+  protected onEpochEnd(): void | Promise<void> {}
+  protected onExperimentEnd(): void | Promise<void> {}
+
+  addCallback(...callbacks: Callback[]): this {
+    this.ownCallbacks.push(...callbacks);
+    return this;
+  }
+
+  /** The callbacks of the running (or last) fit, in registration order. */
+  get callbacks(): readonly Callback[] {
+    return this.runner?.callbacks ?? this.ownCallbacks;
+  }
+
+  /** Ask the loop to stop after the current batch. */
+  stop(reason = 'stop requested'): void {
+    this.state.stopTraining = true;
+    this.state.stopReason = reason;
+  }
+
+  get stopTraining(): boolean {
+    return this.state.stopTraining;
+  }
+
+  set stopTraining(v: boolean) {
+    this.state.stopTraining = v;
+  }
+
+  /** Add an epoch-level metric (e.g. `knn_acc`) to the current epoch's row of the History. */
+  logMetric(key: string, value: number): void {
+    this.state.epochMetrics[key] = value;
+  }
+
+  /** Variables the optimizer updates: the trainable weights of every model, unless overridden. */
+  trainableVariables(): tf.Variable[] {
+    const vars: tf.Variable[] = [];
+    for (const m of this.models.values()) for (const w of m.trainableWeights) vars.push(w.read() as tf.Variable);
+    return vars;
+  }
+
+  /**
+   * The optimizer-step contract for `trainStep`: computes the loss and its gradients w.r.t.
+   * `vars` (default: `trainableVariables()`), applies them with `this.optimizer`, and returns
+   * the loss (a scalar owned by the enclosing tidy).
+   */
+  protected minimize(lossFn: () => tf.Scalar, vars: tf.Variable[] = this.trainableVariables()): tf.Scalar {
+    if (!this.optimizer) {
+      throw new Error(`${this.constructor.name}.minimize: no optimizer; return one from configureOptimizer()`);
+    }
+    const { value, grads } = tf.variableGrads(lossFn, vars);
+    this.optimizer.applyGradients(grads);
+    tf.dispose(grads);
+    return value;
+  }
+
+  /** Builds models and optimizer once; safe to call before fit (e.g. to restore a checkpoint). */
+  async setup(): Promise<void> {
+    if (this.setupDone) return;
+    await this.configureModels();
+    this.optimizer ??= this.configureOptimizer();
+    this.setupDone = true;
+  }
+
+  async fit(data: DataSource<B>, opts: FitOptions<B>): Promise<History> {
+    if (!Number.isInteger(opts.epochs) || opts.epochs < 1) {
+      throw new Error(`fit: epochs must be a positive integer, got ${String(opts.epochs)}`);
+    }
+    if (opts.stepsPerEpoch !== undefined && (!Number.isInteger(opts.stepsPerEpoch) || opts.stepsPerEpoch < 1)) {
+      throw new Error(`fit: stepsPerEpoch must be a positive integer, got ${String(opts.stepsPerEpoch)}`);
+    }
+    const st = this.state;
+    st.epochs = opts.epochs;
+    st.stepsPerEpoch = opts.stepsPerEpoch;
+    st.stopTraining = false;
+    st.stopReason = undefined;
+    this.maxSteps = opts.maxSteps;
+    const logEvery = opts.logEvery ?? 10;
+    // Validates names and `requires` before anything runs.
+    const runner = new CallbackRunner([...this.ownCallbacks, ...(opts.callbacks ?? [])]);
+    this.runner = runner;
+
+    let failure: unknown;
+    let started = false;
+    try {
+      await this.setup();
+      await this.onExperimentStart();
+      started = true;
+      await this.hook('experimentStart');
+      this.events.emit('experimentStart', st);
+
+      while (st.epoch < opts.epochs && !this.shouldStop()) {
+        // An epoch cut short by a stop keeps its epoch and batch counters, so a checkpoint
+        // taken now resumes mid-epoch; a finished one moves the counters on.
+        if (await this.runEpoch(data, opts, logEvery)) {
+          st.epoch++;
+          st.batchIndex = 0;
+        }
+      }
+    } catch (err) {
+      failure = err;
+    } finally {
+      await this.finish(started, failure);
+    }
+    return this.history;
+  }
+
+  private shouldStop(): boolean {
+    return this.state.stopTraining || (this.maxSteps !== undefined && this.state.globalStep >= this.maxSteps);
+  }
+
+  private async hook(event: HookEvent): Promise<void> {
+    try {
+      await this.runner!.run(event, this);
+    } catch (err) {
+      if (isStopTraining(err)) this.stop(err.message);
+      else throw err;
+    }
+  }
+
+  /** Runs one epoch; true when it ran to its end (data exhausted or stepsPerEpoch reached). */
+  private async runEpoch(data: DataSource<B>, opts: FitOptions<B>, logEvery: number): Promise<boolean> {
+    const st = this.state;
+    const epoch = st.epoch;
+    const skip = st.batchIndex; // > 0 only when resuming mid-epoch
+    st.epochMetrics = {};
+    await this.onEpochStart();
+    await this.hook('epochStart');
+    this.events.emit('epochStart', { epoch });
+
+    const acc = new MetricAccumulator();
+    let complete = false;
+    try {
+      const it = await openIterator(data, epoch, skip);
+      try {
+        st.batchIndex = skip;
+        for (;;) {
+          if (opts.stepsPerEpoch !== undefined && st.batchIndex >= opts.stepsPerEpoch) {
+            complete = true;
+            break;
+          }
+          if (this.shouldStop()) break;
+          const next = await it.next();
+          if (next.done) {
+            complete = true;
+            break;
+          }
+          await this.runBatch(next.value, acc, logEvery, it.ownsBatches);
+          st.batchIndex++;
+        }
+      } finally {
+        await it.return?.();
+      }
+      if (st.batchIndex === skip && skip === 0) {
+        throw new Error(`epoch ${epoch} produced no batches: the data source is empty (or a one-shot iterable already used up — pass a factory (ctx) => iterable)`);
+      }
+      Object.assign(st.epochMetrics, await acc.flush());
+    } finally {
+      acc.reset();
+    }
+
+    if (opts.validationData && this.valStep) await this.runValidation(opts.validationData);
+
+    await this.hook('epochEnd');
+    await this.onEpochEnd();
+    this.history.record(epoch, { ...st.epochMetrics });
+    this.events.emit('epochEnd', { epoch, metrics: { ...st.epochMetrics } });
+    return complete;
+  }
+
+  private async runBatch(batch: B, acc: MetricAccumulator, logEvery: number, ownsBatch: boolean): Promise<void> {
+    const st = this.state;
+    try {
+      const where = () => ({ epoch: st.epoch, batch: st.batchIndex, step: st.globalStep });
+      await this.onBatchStart();
+      await this.hook('batchStart');
+      this.events.emit('batchStart', where());
+
+      const out = tf.tidy(() => this.trainStep(batch) as unknown as tf.TensorContainer) as unknown as StepLogs;
+      checkStepLogs(this.constructor.name, out);
+      st.logs.dispose();
+      st.logs = new LazyLogs(out);
+      st.globalStep++;
+      acc.add(out);
+
+      const done = { epoch: st.epoch, batch: st.batchIndex, step: st.globalStep };
+      if (logEvery > 0 && st.globalStep % logEvery === 0) {
+        const values = await st.logs.values();
+        for (const [k, v] of Object.entries(values)) {
+          if (k === 'loss' && !Number.isFinite(v)) throw new NonFiniteLossError(k, v, done);
+        }
+        this.events.emit('log', { ...done, values });
+      }
+      await this.hook('batchEnd');
+      await this.onBatchEnd();
+      this.events.emit('batchEnd', { ...done, logs: st.logs });
+    } finally {
+      st.logs.dispose();
+      if (ownsBatch) tf.dispose(batch as unknown as tf.TensorContainer);
+    }
+  }
+
+  private async runValidation(data: DataSource<B>): Promise<void> {
+    const st = this.state;
+    await this.hook('validationStart');
+    const acc = new MetricAccumulator();
+    try {
+      const it = await openIterator(data, st.epoch, 0);
+      try {
+        for (let r = await it.next(); !r.done; r = await it.next()) {
+          const batch = r.value;
+          try {
+            const out = tf.tidy(() => this.valStep!(batch) as unknown as tf.TensorContainer) as unknown as StepLogs;
+            checkStepLogs(`${this.constructor.name}.valStep`, out);
+            const logs = new LazyLogs(out);
+            acc.add(out);
+            st.logs.dispose();
+            st.logs = logs;
+            await this.hook('validationBatchEnd');
+          } finally {
+            st.logs.dispose();
+            if (it.ownsBatches) tf.dispose(batch as unknown as tf.TensorContainer);
+          }
+        }
+      } finally {
+        await it.return?.();
+      }
+      const means = await acc.flush();
+      for (const [k, v] of Object.entries(means)) st.epochMetrics[`val_${k}`] = v;
+    } finally {
+      acc.reset();
+    }
+    await this.hook('validationEnd');
+    this.events.emit('validationEnd', {
+      epoch: st.epoch,
+      metrics: Object.fromEntries(Object.entries(st.epochMetrics).filter(([k]) => k.startsWith('val_'))),
+    });
+  }
+
+  /** experimentEnd always runs (cleanup), even after a failure; the first error wins. */
+  private async finish(started: boolean, failure: unknown): Promise<void> {
+    const runner = this.runner!;
+    let error = failure;
+    if (started) {
+      if (failure === undefined) {
+        try {
+          await this.hook('experimentEnd');
+          await this.onExperimentEnd();
+        } catch (err) {
+          error = err;
+        }
+      } else {
+        const cleanupErrors = await runner.runAll('experimentEnd', this);
+        try {
+          await this.onExperimentEnd();
+        } catch (err) {
+          cleanupErrors.push(new CallbackError(this.constructor.name, 'experimentEnd', err));
+        }
+        for (const e of cleanupErrors) console.error(`[selfsup] also during cleanup: ${e.message}`);
+      }
+    }
+    this.state.logs.dispose();
+    this.events.emit('experimentEnd', { history: this.history, stopped: this.state.stopTraining, error });
+    if (error !== undefined) throw error;
+  }
+
+  /** Releases models and optimizer (call when the experiment is no longer needed). */
+  dispose(): void {
+    for (const m of this.models.values()) m.dispose();
+    this.models.clear();
+    this.optimizer?.dispose();
+    this.optimizer = undefined;
+    this.setupDone = false;
+  }
+}
+
+function checkStepLogs(who: string, out: unknown): asserts out is StepLogs {
+  if (out === null || typeof out !== 'object' || Array.isArray(out) || out instanceof tf.Tensor) {
+    throw new Error(`${who}.trainStep must return named scalars, e.g. { loss }, got ${out instanceof tf.Tensor ? 'a bare tensor' : typeof out}`);
+  }
+  for (const [k, v] of Object.entries(out)) {
+    if (typeof v === 'number') continue;
+    if (!(v instanceof tf.Tensor) || v.rank !== 0) {
+      tf.dispose(out as tf.TensorContainer);
+      throw new Error(`${who}: log "${k}" must be a scalar tensor or a number, got ${v instanceof tf.Tensor ? `shape [${v.shape}]` : typeof v}`);
+    }
+  }
+}
+
+interface BatchIterator<B> {
+  next(): Promise<IteratorResult<B>>;
+  return?(): Promise<unknown>;
+  /** False for arrays: their tensors belong to the caller and are reused every epoch. */
+  ownsBatches: boolean;
+}
+
+async function openIterator<B>(data: DataSource<B>, epoch: number, skipBatches: number): Promise<BatchIterator<B>> {
+  let skip = skipBatches;
+  let source: unknown = data;
+  if (typeof data === 'function') {
+    source = data({ epoch, skipBatches });
+    skip = 0; // the factory skipped them itself
+  }
+  let it: BatchIterator<B>;
+  if (source instanceof tf.data.Dataset) {
+    const dit = await source.iterator();
+    it = { next: () => dit.next() as Promise<IteratorResult<B>>, ownsBatches: true };
+  } else if (source && typeof (source as AsyncIterable<B>)[Symbol.asyncIterator] === 'function') {
+    const ait = (source as AsyncIterable<B>)[Symbol.asyncIterator]();
+    it = { next: () => ait.next(), return: async () => ait.return?.(), ownsBatches: true };
+  } else if (source && typeof (source as Iterable<B>)[Symbol.iterator] === 'function') {
+    const sit = (source as Iterable<B>)[Symbol.iterator]();
+    it = { next: async () => sit.next(), return: async () => sit.return?.(), ownsBatches: !Array.isArray(source) };
+  } else {
+    throw new TypeError('fit: data must be an iterable, an async iterable, a tf.data.Dataset, or a factory (ctx) => iterable');
+  }
+  for (let i = 0; i < skip; i++) {
+    const r = await it.next();
+    if (r.done) break;
+    if (it.ownsBatches) tf.dispose(r.value as unknown as tf.TensorContainer);
+  }
+  return it;
+}

@@ -1,0 +1,3 @@
+export * from './experiment';
+export * from './logs';
+export * from './history';
