@@ -55,10 +55,8 @@ describe('a tiny subclass trains', () => {
     const exp = new LinearRegression({ lr: 0.1 });
     const counts: number[] = [];
     const lossesRead: number[] = [];
-    exp.addCallback(
-      onBatchEnd({ name: 'count' })(() => { counts.push(tf.memory().numTensors); }),
-      onEpochEnd({ name: 'read' })((e) => { lossesRead.push(e.state.epochMetrics.loss); }),
-    );
+    exp.addCallback(onEpochEnd({ name: 'read' })((e) => { lossesRead.push(e.state.epochMetrics.loss); }));
+    exp.events.on('batchEnd', () => { counts.push(tf.memory().numTensors); });
     const history = await exp.fit(makeData(1, 8, 16), { epochs: 4, validationData: makeData(2, 2, 16) });
     const loss = history.history.loss;
     expect(history.epoch).toEqual([0, 1, 2, 3]);
@@ -84,6 +82,17 @@ describe('a tiny subclass trains', () => {
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
     expect(h.history.loss[0]).toBeCloseTo(mean(perStep.slice(0, 5)), 5);
     expect(h.history.loss[1]).toBeCloseTo(mean(perStep.slice(5)), 5);
+    exp.dispose();
+  });
+
+  it('numbers a batchEnd hook adds to the step logs join the epoch means and log events', async () => {
+    const exp = new LinearRegression({ lr: 0.1 });
+    const logged: number[] = [];
+    exp.addCallback(onBatchEnd({ name: 'tau' })((e) => e.state.logs.set('tau', e.state.globalStep)));
+    exp.events.on('log', ({ values }) => logged.push(values.tau));
+    const h = await exp.fit(makeData(1, 4, 4), { epochs: 2, logEvery: 2 });
+    expect(h.history.tau).toEqual([2.5, 6.5]);
+    expect(logged).toEqual([2, 4, 6, 8]);
     exp.dispose();
   });
 

@@ -4,6 +4,7 @@ import { Callback } from '../callbacks/callback';
 import type { HookEvent } from '../callbacks/events';
 import { CallbackError, CallbackRunner, isStopTraining } from '../callbacks/runner';
 import { Rng } from '../util/rng';
+import type { ImageDataset } from '../data/types';
 import { History } from './history';
 import { LazyLogs, MetricAccumulator, type StepLogs } from './logs';
 
@@ -121,6 +122,8 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   readonly events = new EventEmitter<ExperimentEvents>();
   readonly state: ExperimentState<C>;
   readonly models = new Map<string, tf.LayersModel>();
+  /** Datasets by role ('train', 'val', ...) for callbacks that evaluate (kNN, linear probe). */
+  readonly datasets = new Map<string, ImageDataset>();
   optimizer: tf.Optimizer | undefined = undefined;
   rng: Rng;
   history = new History();
@@ -338,9 +341,12 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
       st.logs.dispose();
       st.logs = new LazyLogs(out);
       st.globalStep++;
-      acc.add(out);
 
       const done = { epoch: st.epoch, batch: st.batchIndex, step: st.globalStep };
+      await this.hook('batchEnd');
+      await this.onBatchEnd();
+      // after the hooks, so what they added to the logs (tau, lr) is averaged and reported too
+      acc.add(st.logs.entriesView());
       if (logEvery > 0 && st.globalStep % logEvery === 0) {
         const values = await st.logs.values();
         for (const [k, v] of Object.entries(values)) {
@@ -348,8 +354,6 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
         }
         this.events.emit('log', { ...done, values });
       }
-      await this.hook('batchEnd');
-      await this.onBatchEnd();
       this.events.emit('batchEnd', { ...done, logs: st.logs });
     } finally {
       st.logs.dispose();

@@ -45,6 +45,23 @@ export class LazyLogs {
     return out;
   }
 
+  /**
+   * Adds a number to this step's logs (e.g. the EMA callback logs `tau`, the LR scheduler
+   * `lr`); it joins the epoch means and the `log` events like the step's own entries.
+   */
+  set(key: string, value: number): void {
+    if (this.disposed) throw new Error(`logs.set("${key}") after the step ended: set logs inside a batch hook`);
+    const prev = this.entries[key];
+    if (prev !== undefined && typeof prev !== 'number') prev.dispose();
+    this.entries[key] = value;
+    this.cache.set(key, value);
+  }
+
+  /** @internal the entries as they stand (the loop accumulates them after the batch hooks). */
+  entriesView(): Readonly<StepLogs> {
+    return this.entries;
+  }
+
   /** @internal the loop disposes the step's tensors when the step's hooks are done. */
   dispose(): void {
     if (this.disposed) return;
