@@ -1,1 +1,3 @@
-export {};
+import 'reflect-metadata';
+
+export * from './method';

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 
 export * from './util/rng';
+export * from './schedules';
 export * from './callbacks';
 export * from './experiment';
 export * from './plugins';

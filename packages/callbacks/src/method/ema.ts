@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs';
+import { IsArray, IsIn, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { Callback, CallbackOrder, cosineTau, registerCallback, type Experiment } from '@selfsup/core';
+import { BYOL_MODEL_PAIRS, checkPairs, requireModel, type ModelPair } from './pairs';
+
+export class EmaUpdateOptions {
+  /** τ at step 0 (BYOL: 0.996 for 1000 epochs, 0.99 for shorter runs). */
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  tauBase?: number;
+
+  /** 'cosine': τ from tauBase to 1 over the run (the paper); 'constant': τ = tauBase. */
+  @IsOptional()
+  @IsIn(['cosine', 'constant'])
+  schedule?: 'cosine' | 'constant';
+
+  /**
+   * Batch-norm moving statistics of the target: 'ema' averages them like the weights,
+   * 'copy' takes the online network's. (The target always normalises with batch statistics
+   * during training; this decides what the target would use in inference mode.)
+   */
+  @IsOptional()
+  @IsIn(['ema', 'copy'])
+  bnStats?: 'ema' | 'copy';
+
+  @IsOptional()
+  @IsArray()
+  pairs?: ModelPair[];
+}
+
+interface VarPair {
+  online: tf.Variable;
+  target: tf.Variable;
+  copy: boolean;
+}
+
+/**
+ * ξ ← τ·ξ + (1 − τ)·θ after every optimizer step (batchEnd, WEIGHT_UPDATE), for every
+ * [online, target] pair, in one tidy. Logs `tau`. Needs the target built by `target-init`.
+ */
+@registerCallback('ema', { order: CallbackOrder.WEIGHT_UPDATE, requires: ['target-init'], options: EmaUpdateOptions })
+export class EmaUpdateCallback extends Callback {
+  readonly tauBase: number;
+  readonly schedule: 'cosine' | 'constant';
+  readonly bnStats: 'ema' | 'copy';
+  readonly pairs: ModelPair[];
+  private vars: VarPair[] = [];
+  private totalSteps = 0;
+
+  constructor(opts: EmaUpdateOptions = {}) {
+    super();
+    this.tauBase = opts.tauBase ?? 0.99;
+    this.schedule = opts.schedule ?? 'cosine';
+    this.bnStats = opts.bnStats ?? 'ema';
+    this.pairs = checkPairs(opts.pairs ?? BYOL_MODEL_PAIRS, 'ema');
+    if (!(this.tauBase >= 0 && this.tauBase <= 1)) throw new Error(`ema: tauBase must be in [0, 1], got ${this.tauBase}`);
+  }
+
+  /** τ for the update that follows optimizer step k (0-based). */
+  tauAt(k: number): number {
+    if (this.schedule === 'constant') return this.tauBase;
+    return cosineTau({ tauBase: this.tauBase, step: k, totalSteps: this.totalSteps });
+  }
+
+  override onExperimentStart(exp: Experiment<unknown, unknown>): void {
+    if (this.schedule === 'cosine') {
+      const total = exp.state.totalSteps;
+      if (!total) {
+        throw new Error(
+          'ema: the cosine τ schedule needs the total number of steps; give fit() stepsPerEpoch or maxSteps (trainer.stepsPerEpoch / trainer.maxSteps), or use schedule: constant',
+        );
+      }
+      this.totalSteps = total;
+    }
+    this.vars = [];
+    for (const [o, t] of this.pairs) {
+      const online = requireModel(exp, o, 'ema');
+      const target = requireModel(exp, t, `ema (is target-init registered before it?)`);
+      const ow = online.weights;
+      const tw = target.weights;
+      if (ow.length !== tw.length) throw new Error(`ema: "${o}" has ${ow.length} weights but "${t}" has ${tw.length}`);
+      ow.forEach((w, i) => {
+        if (!tf.util.arraysEqual(w.shape as number[], tw[i].shape as number[])) {
+          throw new Error(`ema: weight ${w.name} [${w.shape}] does not match ${tw[i].name} [${tw[i].shape}]`);
+        }
+        this.vars.push({ online: w.read() as tf.Variable, target: tw[i].read() as tf.Variable, copy: !w.trainable && this.bnStats === 'copy' });
+      });
+    }
+  }
+
+  override onBatchEnd(exp: Experiment<unknown, unknown>): void {
+    const tau = this.tauAt(exp.state.globalStep - 1);
+    this.update(tau);
+    exp.state.logs.set('tau', tau);
+  }
+
+  /** One EMA update with the given τ (exposed for tests and custom loops). */
+  update(tau: number): void {
+    tf.tidy(() => {
+      const t = tf.scalar(tau);
+      const oneMinus = tf.scalar(1 - tau);
+      for (const { online, target, copy } of this.vars) {
+        target.assign(copy ? online : tf.add(tf.mul(target, t), tf.mul(online, oneMinus)));
+      }
+    });
+  }
+}

@@ -1,0 +1,5 @@
+export * from './pairs';
+export * from './target-init';
+export * from './ema';
+export * from './lr-schedule';
+export * from './collapse-monitor';

@@ -1,0 +1,101 @@
+import { IsIn, IsInt, IsNumber, IsOptional, Min } from 'class-validator';
+import { Callback, CallbackOrder, registerCallback, warmupCosineLr, type Experiment } from '@selfsup/core';
+
+export class LrScheduleOptions {
+  /** Peak LR; default: the experiment's `baseLearningRate` (batch-scaled), else the optimizer's LR at start. */
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  baseLr?: number;
+
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  warmupEpochs?: number;
+
+  /** Overrides warmupEpochs when given. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  warmupSteps?: number;
+
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  minLr?: number;
+
+  @IsOptional()
+  @IsIn(['warmup-cosine', 'constant'])
+  schedule?: 'warmup-cosine' | 'constant';
+}
+
+interface SchedulableOptimizer {
+  setLearningRate(lr: number): void;
+}
+
+function schedulable(opt: unknown): opt is SchedulableOptimizer {
+  return !!opt && typeof (opt as SchedulableOptimizer).setLearningRate === 'function';
+}
+
+/** Linear warm-up then cosine decay of the learning rate, set before every step; logs `lr`. */
+@registerCallback('lr-schedule', { order: CallbackOrder.SCHEDULER, options: LrScheduleOptions })
+export class LrSchedulerCallback extends Callback {
+  private baseLr: number | undefined;
+  private warmupSteps = 0;
+  private totalSteps = 0;
+  private current = 0;
+
+  constructor(private readonly opts: LrScheduleOptions = {}) {
+    super();
+    this.baseLr = opts.baseLr;
+  }
+
+  override onExperimentStart(exp: Experiment<unknown, unknown>): void {
+    const opt = exp.optimizer;
+    if (!schedulable(opt)) {
+      throw new Error(`lr-schedule: the optimizer (${opt ? opt.constructor.name : 'none'}) has no setLearningRate(lr); use one of @selfsup/byol's optimizers or remove lr-schedule`);
+    }
+    if (this.baseLr === undefined) {
+      const fromExp = (exp as unknown as { baseLearningRate?: number }).baseLearningRate;
+      const fromOpt = (opt as unknown as { learningRate?: number }).learningRate;
+      this.baseLr = fromExp ?? fromOpt;
+      if (typeof this.baseLr !== 'number') throw new Error('lr-schedule: cannot tell the base learning rate; set the baseLr option');
+    }
+    const total = exp.state.totalSteps;
+    if ((this.opts.schedule ?? 'warmup-cosine') === 'warmup-cosine' && !total) {
+      throw new Error('lr-schedule: warmup-cosine needs the total number of steps; give fit() stepsPerEpoch or maxSteps (trainer.stepsPerEpoch / trainer.maxSteps), or use schedule: constant');
+    }
+    this.totalSteps = total ?? 0;
+    const perEpoch = exp.state.stepsPerEpoch ?? 0;
+    const warm = this.opts.warmupSteps ?? Math.round((this.opts.warmupEpochs ?? 0) * perEpoch);
+    this.warmupSteps = Math.min(warm, this.totalSteps);
+  }
+
+  lrAt(step: number): number {
+    if ((this.opts.schedule ?? 'warmup-cosine') === 'constant') return this.baseLr!;
+    return warmupCosineLr({
+      baseLr: this.baseLr!,
+      warmupSteps: this.warmupSteps,
+      totalSteps: this.totalSteps,
+      minLr: Math.min(this.opts.minLr ?? 0, this.baseLr!),
+      step,
+    });
+  }
+
+  override onBatchStart(exp: Experiment<unknown, unknown>): void {
+    this.current = this.lrAt(exp.state.globalStep);
+    (exp.optimizer as unknown as SchedulableOptimizer).setLearningRate(this.current);
+  }
+
+  override onBatchEnd(exp: Experiment<unknown, unknown>): void {
+    exp.state.logs.set('lr', this.current);
+  }
+
+  override getState(): Record<string, unknown> {
+    return { baseLr: this.baseLr };
+  }
+
+  override setState(state: Record<string, unknown>): void {
+    if (typeof state.baseLr === 'number') this.baseLr = state.baseLr;
+  }
+}
