@@ -15,6 +15,8 @@ class Toy extends Experiment<tf.Tensor2D, undefined> {
     const inp = tf.input({ shape: [3], name: 'online_encoder/input' });
     let h = tf.layers.dense({ units: 4, name: 'online_encoder/fc', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(inp) as tf.SymbolicTensor;
     h = tf.layers.batchNormalization({ name: 'online_encoder/bn' }).apply(h) as tf.SymbolicTensor;
+    // a layer after the BN: freezing a copy reorders model.weights (trainable first), a trap for index pairing
+    h = tf.layers.dense({ units: 4, name: 'online_encoder/fc2', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(h) as tf.SymbolicTensor;
     this.models.set('online_encoder', tf.model({ inputs: inp, outputs: h, name: 'online_encoder' }));
     this.models.set(
       'online_projector',
@@ -40,7 +42,8 @@ const data = (n: number) =>
     for (let i = 0; i < n; i++) yield tf.randomNormal([8, 3], 0, 1, 'float32', i + 1) as tf.Tensor2D;
   };
 
-const snapshot = (m: tf.LayersModel) => m.weights.map((w) => Array.from(w.read().dataSync()));
+/** Weights layer by layer (an order freezing does not change), as plain numbers. */
+const snapshot = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights).map((w) => Array.from(w.read().dataSync()));
 
 describe('target-init', () => {
   it('makes an exact, frozen copy of online encoder and projector, batch-norm statistics included', async () => {
@@ -121,7 +124,7 @@ describe('ema', () => {
         const enc = e.models.get('online_encoder')!;
         const online = snapshot(enc);
         const target = snapshot(e.models.get('target_encoder')!);
-        enc.weights.forEach((w, i) => {
+        enc.layers.flatMap((l) => l.weights).forEach((w, i) => {
           target[i].forEach((v, j) => {
             const want = w.trainable ? tau * prevTarget[i][j] + (1 - tau) * online[i][j] : online[i][j];
             maxErr = Math.max(maxErr, Math.abs(v - want));

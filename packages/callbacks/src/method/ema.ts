@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsArray, IsIn, IsNumber, IsOptional, Max, Min } from 'class-validator';
 import { Callback, CallbackOrder, cosineTau, registerCallback, type Experiment } from '@selfsup/core';
-import { BYOL_MODEL_PAIRS, checkPairs, requireModel, type ModelPair } from './pairs';
+import { BYOL_MODEL_PAIRS, checkPairs, orderedWeights, requireModel, type ModelPair } from './pairs';
 
 export class EmaUpdateOptions {
   /** τ at step 0 (BYOL: 0.996 for 1000 epochs, 0.99 for shorter runs). */
@@ -78,8 +78,8 @@ export class EmaUpdateCallback extends Callback {
     for (const [o, t] of this.pairs) {
       const online = requireModel(exp, o, 'ema');
       const target = requireModel(exp, t, `ema (is target-init registered before it?)`);
-      const ow = online.weights;
-      const tw = target.weights;
+      const ow = orderedWeights(online);
+      const tw = orderedWeights(target);
       if (ow.length !== tw.length) throw new Error(`ema: "${o}" has ${ow.length} weights but "${t}" has ${tw.length}`);
       ow.forEach((w, i) => {
         if (!tf.util.arraysEqual(w.shape as number[], tw[i].shape as number[])) {

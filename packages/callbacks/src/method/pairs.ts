@@ -27,3 +27,12 @@ export function checkPairs(pairs: unknown, who: string): ModelPair[] {
     return [p[0], p[1]] as ModelPair;
   });
 }
+
+/**
+ * Every weight of a model in an order that does not depend on `trainable`: layer by layer,
+ * each layer's own order. (`model.weights` lists trainable weights first, so freezing a copy
+ * reorders it and index-pairing online with target weights would mismatch.)
+ */
+export function orderedWeights(model: tf.LayersModel): tf.LayerVariable[] {
+  return model.layers.flatMap((l) => l.weights);
+}

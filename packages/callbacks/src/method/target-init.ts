@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsArray, IsOptional } from 'class-validator';
 import { Callback, CallbackOrder, registerCallback, type Experiment } from '@selfsup/core';
-import { BYOL_MODEL_PAIRS, checkPairs, requireModel, type ModelPair } from './pairs';
+import { BYOL_MODEL_PAIRS, checkPairs, orderedWeights, requireModel, type ModelPair } from './pairs';
 
 export class TargetInitOptions {
   /** [online, target] model names; default the BYOL encoder and projector. */
@@ -36,8 +36,8 @@ export async function cloneArchitecture(model: tf.LayersModel, name: string): Pr
 
 /** Every weight (trainable and not: batch-norm statistics too) of `from` copied into `to`. */
 export function copyWeights(from: tf.LayersModel, to: tf.LayersModel): void {
-  const src = from.weights;
-  const dst = to.weights;
+  const src = orderedWeights(from);
+  const dst = orderedWeights(to);
   if (src.length !== dst.length) throw new Error(`copyWeights: "${from.name}" has ${src.length} weights, "${to.name}" ${dst.length}`);
   tf.tidy(() => {
     src.forEach((s, i) => {
