@@ -1,0 +1,290 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  BACKEND_PREFERENCES,
+  type BackendAvailability,
+  type BackendInfo,
+  type BackendPreference,
+  type SelectBackendOptions,
+} from './types';
+import {
+  NATIVE_PACKAGES,
+  defaultLoader,
+  isResolvable,
+  loadNativeBinding,
+  nativeInstallHelp,
+  nativeSupportedOnNode,
+  nodeMajor,
+  nodeTooNewMessage,
+  type ModuleLoader,
+} from './native';
+import {
+  WASM_PTHREAD_POOL_SIZE,
+  installThreadedInitPatch,
+  threadedWasmUnsupportedReason,
+  unrefWasmWorkers,
+} from './wasm_threads';
+import { registerWasmTrainingKernels } from './kernels/register';
+
+const osModule: typeof import('os') = require('os');
+
+type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');
+
+// Kept on globalThis, not in module scope: tfjs's engine is a process-wide singleton, and
+// this module may be loaded twice (built dist/ and, under vitest, the TS sources).
+interface SelectionState {
+  info: BackendInfo | null;
+  queue: Promise<unknown>;
+}
+const STATE_KEY = Symbol.for('selfsup.backend.selection');
+function state(): SelectionState {
+  const g = globalThis as unknown as Record<symbol, SelectionState | undefined>;
+  let s = g[STATE_KEY];
+  if (!s) {
+    s = { info: null, queue: Promise.resolve() };
+    g[STATE_KEY] = s;
+  }
+  return s;
+}
+
+/** The backend chosen by the last `selectBackend` call in this process, if any. */
+export function currentBackend(): BackendInfo | null {
+  const info = state().info;
+  return info ? { ...info } : null;
+}
+
+function tfjsVersion(): string {
+  return tf.version.tfjs ?? tf.version_core;
+}
+
+function defaultThreads(): number {
+  return Math.max(1, osModule.cpus().length);
+}
+
+function checkThreads(threads: number | undefined): number | undefined {
+  if (threads === undefined) return undefined;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`selectBackend: threads must be a positive integer, got ${String(threads)}`);
+  }
+  return threads;
+}
+
+function loadWasmPackage(): WasmPackage {
+  // Required lazily: importing it registers the wasm backend (priority 2), which would
+  // change tfjs's default backend for anyone who merely imports @selfsup/core.
+  return require('@tensorflow/tfjs-backend-wasm') as WasmPackage;
+}
+
+function wasmInitialised(): boolean {
+  return tf.engine().registry['wasm'] != null;
+}
+
+interface WasmResult {
+  threads: number;
+  simd: boolean;
+}
+
+async function initWasm(requested: number | undefined, log: (line: string) => void): Promise<WasmResult> {
+  const wasm = loadWasmPackage();
+  const wanted = requested ?? defaultThreads();
+  if (wasmInitialised()) {
+    if (!(await tf.setBackend('wasm'))) throw new Error('selectBackend: switching back to the wasm backend failed');
+    const actual = wasm.getThreadsCount();
+    if (requested !== undefined && requested !== actual) {
+      log(
+        `selfsup: warning: wasm is already initialised with ${actual} thread(s) in this process; ` +
+          `keeping ${actual} (threads=${requested} only takes effect before the first wasm init).`,
+      );
+    }
+  } else {
+    let threads = Math.min(wanted, WASM_PTHREAD_POOL_SIZE);
+    if (threads < wanted) {
+      log(`selfsup: warning: wasm threads capped at ${WASM_PTHREAD_POOL_SIZE} (asked for ${wanted}).`);
+    }
+    let patch = null;
+    if (threads > 1) {
+      const reason = threadedWasmUnsupportedReason();
+      if (reason) {
+        log(`selfsup: wasm threads unavailable (${reason}); running single-threaded.`);
+        threads = 1;
+      } else {
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+        patch = installThreadedInitPatch(threads, wasm.setThreadsCount);
+      }
+    }
+    let ok: boolean;
+    try {
+      ok = await tf.setBackend('wasm');
+    } catch {
+      ok = false;
+    } finally {
+      patch?.restore();
+    }
+    if (!ok && patch) {
+      log('selfsup: threaded wasm failed to initialise; falling back to a single thread.');
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      ok = await tf.setBackend('wasm');
+    }
+    if (!ok) {
+      throw new Error(
+        'selectBackend: the wasm backend failed to initialise (see the tfjs warning above). ' +
+          "Check that @tensorflow/tfjs-backend-wasm 4.22.0 is installed, or use backend 'cpu'.",
+      );
+    }
+    if (patch) unrefWasmWorkers((tf.backend() as unknown as { wasm?: unknown }).wasm);
+  }
+  registerWasmTrainingKernels();
+  const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  return { threads: wasm.getThreadsCount(), simd };
+}
+
+async function initNative(loader: ModuleLoader): Promise<string> {
+  const res = loadNativeBinding(loader);
+  if (!res.loaded) {
+    throw new Error(
+      `selectBackend('tensorflow'): no native TensorFlow binding could be loaded ` +
+        `(${res.failures.join('; ')}).\n${nativeInstallHelp()}`,
+    );
+  }
+  if (!(await tf.setBackend('tensorflow'))) {
+    throw new Error(
+      `selectBackend('tensorflow'): ${res.loaded} loaded but its backend failed to initialise ` +
+        `(for tfjs-node-gpu: check CUDA 11.2 / cuDNN 8.1 and LD_LIBRARY_PATH). ${nativeInstallHelp()}`,
+    );
+  }
+  return res.loaded;
+}
+
+function statusLine(info: BackendInfo, note?: string): string {
+  const parts = [`tfjs ${info.tfjsVersion}`, `${info.threads} thread${info.threads === 1 ? '' : 's'}`];
+  if (info.name === 'wasm') parts.push(info.simd ? 'SIMD' : 'no SIMD');
+  if (info.native) parts.push(info.native);
+  return `selfsup: backend ${info.name} (${parts.join(', ')})${note ? ` — ${note}` : ''}`;
+}
+
+/** Internal knobs for tests: a fake module loader and Node major version. */
+export interface SelectBackendInternals {
+  loader?: ModuleLoader;
+  nodeMajor?: number;
+}
+
+async function doSelect(
+  preference: BackendPreference,
+  opts: SelectBackendOptions,
+  internals: SelectBackendInternals,
+): Promise<BackendInfo> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const requested = checkThreads(opts.threads);
+  const st = state();
+  const cur = st.info;
+  if (cur && cur.preference === preference && tf.getBackend() === cur.name) {
+    if (cur.name === 'wasm' && requested !== undefined && requested !== cur.threads) {
+      log(
+        `selfsup: warning: wasm is already running with ${cur.threads} thread(s); keeping ${cur.threads} ` +
+          `(threads=${requested} only takes effect before the first wasm init in a process).`,
+      );
+    }
+    return { ...cur };
+  }
+  const loader = internals.loader ?? defaultLoader;
+  const major = internals.nodeMajor ?? nodeMajor();
+  const base = { preference, tfjsVersion: tfjsVersion() };
+  let info: BackendInfo;
+  let note: string | undefined;
+
+  if (preference === 'cpu') {
+    if (!(await tf.setBackend('cpu'))) throw new Error("selectBackend('cpu'): the cpu backend failed to initialise");
+    info = { ...base, name: 'cpu', threads: 1, simd: false };
+  } else if (preference === 'wasm') {
+    info = { ...base, name: 'wasm', ...(await initWasm(requested, log)) };
+  } else if (preference === 'tensorflow') {
+    if (!nativeSupportedOnNode(major)) {
+      throw new Error(`selectBackend('tensorflow'): ${nodeTooNewMessage(major)}`);
+    }
+    const native = await initNative(loader);
+    info = { ...base, name: 'tensorflow', threads: defaultThreads(), simd: false, native };
+  } else {
+    let native: string | undefined;
+    if (!nativeSupportedOnNode(major)) {
+      note = `native tfjs-node skipped: ${nodeTooNewMessage(major)}`;
+    } else {
+      const res = loadNativeBinding(loader);
+      if (res.loaded && (await tf.setBackend('tensorflow'))) native = res.loaded;
+      else note = `auto: no native binding (${NATIVE_PACKAGES.join(', ')} not loadable)`;
+    }
+    if (native) {
+      info = { ...base, name: 'tensorflow', threads: defaultThreads(), simd: false, native };
+    } else {
+      try {
+        info = { ...base, name: 'wasm', ...(await initWasm(requested, log)) };
+      } catch (e) {
+        note = `wasm unavailable (${e instanceof Error ? e.message : String(e)})`;
+        await tf.setBackend('cpu');
+        info = { ...base, name: 'cpu', threads: 1, simd: false };
+      }
+    }
+  }
+  st.info = info;
+  log(statusLine(info, note));
+  return { ...info };
+}
+
+/**
+ * Picks and initialises the tfjs backend for this process and prints one status line.
+ * `auto` tries @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (loading at most one),
+ * then wasm (threaded, with selfsup's training kernels), then cpu. Safe to call repeatedly:
+ * the same preference again is a no-op returning the same info.
+ */
+export function selectBackend(
+  preference: BackendPreference = 'auto',
+  opts: SelectBackendOptions = {},
+  internals: SelectBackendInternals = {},
+): Promise<BackendInfo> {
+  if (!BACKEND_PREFERENCES.includes(preference)) {
+    return Promise.reject(
+      new Error(`selectBackend: unknown backend '${String(preference)}'; use one of ${BACKEND_PREFERENCES.join(', ')}`),
+    );
+  }
+  const st = state();
+  // Serialised: two overlapping calls must not both start a wasm init.
+  const run = st.queue.then(() => doSelect(preference, opts, internals));
+  st.queue = run.catch(() => undefined);
+  return run;
+}
+
+/** Which backends this process could use, without loading any of them. */
+export function availableBackends(major: number = nodeMajor()): BackendAvailability[] {
+  const rows: BackendAvailability[] = [];
+  const nativeLoaded = tf.engine().registryFactory['tensorflow'] != null;
+  for (const pkg of NATIVE_PACKAGES) {
+    if (!nativeSupportedOnNode(major)) {
+      rows.push({ name: 'tensorflow', package: pkg, available: false, reason: nodeTooNewMessage(major) });
+    } else if (nativeLoaded || isResolvable(pkg)) {
+      rows.push({ name: 'tensorflow', package: pkg, available: true });
+    } else {
+      rows.push({ name: 'tensorflow', package: pkg, available: false, reason: `not installed: npm install ${pkg}@4.22.0` });
+    }
+  }
+  const wasmOk = typeof WebAssembly === 'object' && isResolvable('@tensorflow/tfjs-backend-wasm');
+  rows.push({
+    name: 'wasm',
+    package: '@tensorflow/tfjs-backend-wasm',
+    available: wasmOk,
+    reason: wasmOk ? undefined : 'not installed: npm install @tensorflow/tfjs-backend-wasm@4.22.0',
+  });
+  rows.push({ name: 'cpu', package: '@tensorflow/tfjs', available: true });
+  return rows;
+}
+
+/** Human-readable report for `selfsup info`: current backend, candidates, threads. */
+export function describeBackends(): string {
+  const lines: string[] = [];
+  const cur = currentBackend();
+  lines.push(`node ${process.version}, tfjs ${tfjsVersion()}, ${osModule.cpus().length} cores`);
+  lines.push(cur ? `current: ${statusLine(cur).replace(/^selfsup: /, '')}` : 'current: none selected yet');
+  for (const row of availableBackends()) {
+    lines.push(`  ${row.name.padEnd(10)} ${row.package.padEnd(32)} ${row.available ? 'available' : `unavailable: ${row.reason}`}`);
+  }
+  const why = threadedWasmUnsupportedReason();
+  lines.push(`  wasm threads: ${why ? `unavailable (${why})` : `supported (default ${defaultThreads()})`}`);
+  return lines.join('\n');
+}
