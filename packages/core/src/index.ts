@@ -5,6 +5,7 @@ export * from './schedules';
 export * from './callbacks';
 export * from './experiment';
 export * from './plugins';
+export * from './config';
 export * from './backend';
 export * from './data';
 export * from './io';

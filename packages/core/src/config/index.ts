@@ -1,0 +1,10 @@
+export * from './errors';
+export * from './validate';
+export * from './trainer';
+export * from './data';
+export * from './root';
+export * from './overrides';
+export * from './yaml';
+export * from './resolve';
+export { attachSource, sourceOf, originOf } from './source';
+export type { ConfigSource } from './source';

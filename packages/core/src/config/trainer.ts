@@ -1,0 +1,44 @@
+import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** The `trainer:` section: how long and where to train. */
+export class TrainerConfig {
+  @IsInt()
+  @Min(1)
+  epochs: number = 10;
+
+  @IsInt()
+  @Min(1)
+  batchSize: number = 128;
+
+  @IsIn(BACKEND_CHOICES)
+  backend: BackendChoice = 'auto';
+
+  /** wasm threads; unset = from the machine's cores. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  threads?: number;
+
+  @IsInt()
+  seed: number = 0;
+
+  /** Cut every epoch after this many steps (default: one pass over the data). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  stepsPerEpoch?: number;
+
+  /** Stop after this many optimizer steps in total. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxSteps?: number;
+
+  /** Read and log the step's numbers every N steps (0 = never). */
+  @IsInt()
+  @Min(0)
+  logEvery: number = 10;
+}

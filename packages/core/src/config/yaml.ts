@@ -1,0 +1,110 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node as YamlNode } from 'yaml';
+import { ConfigError } from './errors';
+import { applyOverride, parseOverride } from './overrides';
+import { attachSource, sourceOf } from './source';
+import { isPlainObject, joinPath } from './validate';
+
+/** Records the line of every key (and list entry) so later problems can point at it. */
+function indexLines(node: unknown, prefix: string, lc: LineCounter, out: Map<string, number>): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (key === undefined) continue;
+      const p = joinPath(prefix, key);
+      const range = (pair.key as YamlNode).range;
+      if (range) out.set(p, lc.linePos(range[0]).line);
+      indexLines(pair.value, p, lc, out);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => {
+      const p = joinPath(prefix, i, true);
+      const range = (item as YamlNode | null)?.range;
+      if (range) out.set(p, lc.linePos(range[0]).line);
+      indexLines(item, p, lc, out);
+    });
+  }
+}
+
+/**
+ * Parses YAML text into a plain config object (with its key → line index attached).
+ * Syntax errors name the file, line and column.
+ */
+export function parseConfigYaml(text: string, file = '<config>'): Record<string, unknown> {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      // The file:line:col prefix says where; keep the library's snippet, drop its "at line ..." words.
+      const message = e.message.replace(/ at line \d+, column \d+:/, ':').trimEnd();
+      return { path: '', rule: `YAML syntax error: ${message}`, origin: pos ? `line ${pos.line}, column ${pos.col}` : undefined, pos };
+    });
+    const text = problems.map((p) => `${file}${p.pos ? `:${p.pos.line}:${p.pos.col}` : ''}: ${p.rule}`).join('\n');
+    throw new ConfigError(problems.map(({ pos: _pos, ...p }) => p), file, text);
+  }
+  const plain: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (!isPlainObject(plain)) {
+    const got = plain === null || plain === undefined ? 'an empty document' : Array.isArray(plain) ? 'a list' : `the scalar ${JSON.stringify(plain)}`;
+    throw new ConfigError([{ path: '', rule: `the file must be a mapping of sections (method:, data:, trainer:, ...); it holds ${got}` }], file);
+  }
+  const lines = new Map<string, number>();
+  indexLines(doc.contents, '', lc, lines);
+  return attachSource(plain, { file, lines, overrides: new Map() });
+}
+
+/**
+ * Reads a YAML config and applies `key.path=value` overrides (values parsed as YAML).
+ * The result is plain data: validate it with resolveConfig. The run name defaults to the
+ * file's base name.
+ */
+export function loadConfigFile(file: string, overrides: string[] = []): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new Error(`cannot read config ${file}: ${why} (resolved to ${path.resolve(file)})`);
+  }
+  const plain = parseConfigYaml(text, file);
+  return applyOverrides(plain, overrides);
+}
+
+/** Applies `a.b=c` overrides to a plain config (mutated and returned), recording which keys they set. */
+export function applyOverrides(plain: Record<string, unknown>, overrides: string[]): Record<string, unknown> {
+  const parsed = overrides.map(parseOverride); // every syntax problem surfaces before any change
+  let source = sourceOf(plain);
+  if (!source) {
+    source = { lines: new Map(), overrides: new Map() };
+    attachSource(plain, source);
+  }
+  for (const o of parsed) source.overrides.set(applyOverride(plain, o), o.text);
+  return plain;
+}
+
+/**
+ * YAML text of a config: a ResolvedConfig (every default filled in; what a run writes as
+ * config.resolved.yaml) or any plain object.
+ */
+export function toYaml(config: unknown): string {
+  const plain = config !== null && typeof config === 'object' && typeof (config as { toPlain?: unknown }).toPlain === 'function'
+    ? (config as { toPlain(): unknown }).toPlain()
+    : config;
+  return stringify(toPlainData(plain), { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/**
+ * Class instances → plain mappings, own enumerable keys only, unset (undefined) keys dropped,
+ * so the YAML shows exactly what the run used.
+ */
+export function toPlainData(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toPlainData);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') out[k] = toPlainData(v);
+    return out;
+  }
+  return value;
+}
