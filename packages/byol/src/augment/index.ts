@@ -1,0 +1,14 @@
+export * from './config';
+export { validateAugmentationConfig } from './validate';
+export { perSample, selectPerSample, indicesWhere } from './batch';
+export * from './crop';
+export * from './flip';
+export * from './color';
+export * from './color_jitter';
+export * from './grayscale';
+export * from './blur';
+export * from './solarize';
+export * from './normalize';
+export * from './pipeline';
+export * from './presets';
+export * from './section';
