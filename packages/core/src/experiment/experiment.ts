@@ -122,6 +122,8 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   readonly events = new EventEmitter<ExperimentEvents>();
   readonly state: ExperimentState<C>;
   readonly models = new Map<string, tf.LayersModel>();
+  /** The run directory (`runs/<name>/version_<N>`) when run by the CLI; callbacks write there by default. */
+  runDir: string | undefined = undefined;
   /** Datasets by role ('train', 'val', ...) for callbacks that evaluate (kNN, linear probe). */
   readonly datasets = new Map<string, ImageDataset>();
   optimizer: tf.Optimizer | undefined = undefined;

@@ -1,0 +1,186 @@
+import * as tf from '@tensorflow/tfjs';
+import { Experiment, registerMethod, type ImageBatch, type StepLogs } from '@selfsup/core';
+import { AugmentationPipeline, buildViewPipelines, twoViews } from '../augment';
+import { symmetricByolLoss, zStd } from '../loss';
+import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
+import { createOptimizer, scaleLrByBatch, type OptimizerConfig, type SlotOptimizer } from '../optim';
+import { BYOL_DEFAULTS, ByolSectionsConfig, type ByolConfig, type ByolModelConfig, type ByolOptimizerConfig } from './config';
+
+/** Model names in `exp.models` (the target ones are created by the target-init callback). */
+export const BYOL_MODELS = {
+  onlineEncoder: 'online_encoder',
+  onlineProjector: 'online_projector',
+  predictor: 'online_predictor',
+  targetEncoder: 'target_encoder',
+  targetProjector: 'target_projector',
+} as const;
+
+/**
+ * BYOL (Grill et al., 2020). Each step: two augmented views of the batch; the online
+ * encoder → projector → predictor sees both views in one forward pass; the target encoder
+ * → projector (an EMA of the online one, kept by the `ema` callback) sees them without
+ * gradient; loss = Σ over both directions of 2 − 2·cos(p, sg(z')); one optimizer step on
+ * the online weights only. Logs loss, z_std, lr (tau is logged by the ema callback).
+ *
+ * Needs the `target-init` and `ema` callbacks (a YAML config gets them by default).
+ */
+@registerMethod('byol', {
+  config: ByolSectionsConfig,
+  defaultCallbacks: [{ name: 'target-init' }, { name: 'ema' }],
+  description: 'Bootstrap Your Own Latent',
+})
+export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolConfig> {
+  /** The learning rate before any schedule: lr × batchSize/256 when scaleLr. */
+  baseLearningRate = 0;
+  /** The generator behind every view; its state is part of a checkpoint. */
+  readonly augmentRng;
+  private t: AugmentationPipeline | undefined;
+  private tPrime: AugmentationPipeline | undefined;
+  readonly modelConfig: Required<ByolModelConfig>;
+  readonly optimizerConfig: ByolOptimizerConfig & { name: NonNullable<ByolOptimizerConfig['name']> };
+
+  /**
+   * `config`: the method's sections (model, augment, optimizer) plus, when used from code,
+   * inputShape / batchSize / seed. `init`: what a YAML run passes (seed, and the resolved
+   * config whose trainer section gives the batch size).
+   */
+  constructor(config: ByolConfig = {}, init: ByolInit = {}) {
+    const trainer = config.trainer ?? init.config?.root?.trainer;
+    const seed = config.seed ?? init.seed ?? trainer?.seed ?? 0;
+    super({ ...config, trainer: config.trainer ?? trainer }, { seed });
+    this.augmentRng = this.rng.fork();
+    this.modelConfig = { ...BYOL_DEFAULTS.model, seed, ...stripUndefined(config.model ?? {}) } as Required<ByolModelConfig>;
+    this.optimizerConfig = { ...BYOL_DEFAULTS.optimizer, ...stripUndefined(config.optimizer ?? {}) } as ByolExperiment['optimizerConfig'];
+  }
+
+  get batchSize(): number | undefined {
+    return this.config.batchSize ?? this.config.trainer?.batchSize;
+  }
+
+  /** [H, W, C]: from the config, else from the `train` dataset. */
+  inputShape(): [number, number, number] {
+    const shape = this.config.inputShape ?? this.datasets.get('train')?.imageShape;
+    if (!shape) throw new Error('ByolExperiment: unknown input shape; pass inputShape in the config or register a train dataset (exp.datasets.set("train", ds))');
+    return shape;
+  }
+
+  protected override configureModels(): void {
+    const m = this.modelConfig;
+    const inputShape = this.inputShape();
+    let encoder = this.config.encoder;
+    let featureDim: number;
+    if (encoder) {
+      const out = encoder.outputs[0].shape;
+      if (out.length !== 2 || !out[1]) {
+        throw new Error(`ByolExperiment: the encoder "${encoder.name}" must output [batch, features], got [${out}]; wrap it with wrapBackbone(model, { featureLayer })`);
+      }
+      featureDim = out[1];
+    } else {
+      encoder = createBackbone(m.backbone, { stem: m.stem, width: m.width, inputShape, name: BYOL_MODELS.onlineEncoder, seed: m.seed });
+      featureDim = backboneFeatureDim(m.backbone, m.width);
+    }
+    this.models.set(BYOL_MODELS.onlineEncoder, encoder);
+    this.models.set(
+      BYOL_MODELS.onlineProjector,
+      buildMlpHead({ inputDim: featureDim, hiddenDim: m.projectorHiddenDim, outputDim: m.projectorDim, name: BYOL_MODELS.onlineProjector, seed: m.seed + 1 }),
+    );
+    this.models.set(
+      BYOL_MODELS.predictor,
+      buildMlpHead({ inputDim: m.projectorDim, hiddenDim: m.predictorHiddenDim, outputDim: m.projectorDim, name: BYOL_MODELS.predictor, seed: m.seed + 2 }),
+    );
+
+    const aug = this.config.augment;
+    if (aug && 't' in aug && aug.t instanceof AugmentationPipeline) {
+      this.t = aug.t;
+      this.tPrime = (aug as { tPrime: AugmentationPipeline }).tPrime;
+    } else {
+      const section = (aug ?? { preset: inputShape[2] === 1 ? 'byol-small-gray' : 'byol' }) as Parameters<typeof buildViewPipelines>[0];
+      if (inputShape[0] !== inputShape[1]) throw new Error(`ByolExperiment: the augmentation presets expect square images, got ${inputShape[0]}×${inputShape[1]}; set augment.size`);
+      ({ t: this.t, tPrime: this.tPrime } = buildViewPipelines(section, { size: inputShape[0], channels: inputShape[2] }));
+    }
+  }
+
+  protected override configureOptimizer(): tf.Optimizer {
+    const { scaleLr, lr, ...rest } = this.optimizerConfig;
+    const bs = this.batchSize;
+    if (scaleLr && !bs) throw new Error('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
+    this.baseLearningRate = scaleLr ? scaleLrByBatch(lr!, bs!) : lr!;
+    const opts = stripUndefined({ ...rest, lr: this.baseLearningRate }) as OptimizerConfig;
+    // options another optimizer would take are left out rather than rejected: defaults are LARS'
+    if (opts.name !== 'lars') {
+      delete opts.eta;
+      delete opts.clipTrustRatio;
+    }
+    if (opts.name === 'adam' || opts.name === 'adamw') {
+      delete opts.momentum;
+      delete opts.nesterov;
+      if (this.config.optimizer?.weightDecay === undefined) delete opts.weightDecay;
+    }
+    return createOptimizer(opts);
+  }
+
+  /** Online encoder, projector and predictor weights: what the optimizer updates. */
+  override trainableVariables(): tf.Variable[] {
+    return [BYOL_MODELS.onlineEncoder, BYOL_MODELS.onlineProjector, BYOL_MODELS.predictor].flatMap((n) =>
+      this.model(n).trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+  }
+
+  /** The trained encoder (what a user exports and uses elsewhere). */
+  get encoder(): tf.LayersModel {
+    return this.model(BYOL_MODELS.onlineEncoder);
+  }
+
+  private model(name: string): tf.LayersModel {
+    const m = this.models.get(name);
+    if (!m) {
+      const hint = name.startsWith('target_')
+        ? ' — register the target-init callback (TargetInitCallback) or a MODEL_INIT hook that creates it'
+        : ' — call setup() or fit() first';
+      throw new Error(`ByolExperiment: no model "${name}"${hint}`);
+    }
+    return m;
+  }
+
+  /** Both views of a batch: [2N, H, W, C] (T's view first). */
+  views(images: tf.Tensor4D): tf.Tensor4D {
+    const [v1, v2] = twoViews(images, this.t!, this.tPrime!, this.augmentRng);
+    return tf.concat([v1, v2], 0);
+  }
+
+  trainStep(batch: ImageBatch | tf.Tensor4D): StepLogs {
+    const images = batch instanceof tf.Tensor ? batch : batch.images;
+    const n = images.shape[0];
+    const both = this.views(images);
+    const targetEnc = this.model(BYOL_MODELS.targetEncoder);
+    const targetProj = this.model(BYOL_MODELS.targetProjector);
+    const enc = this.model(BYOL_MODELS.onlineEncoder);
+    const proj = this.model(BYOL_MODELS.onlineProjector);
+    const pred = this.model(BYOL_MODELS.predictor);
+
+    // Outside the gradient tape: nothing flows back into the target.
+    const z = targetProj.apply(targetEnc.apply(both, { training: true }), { training: true }) as tf.Tensor2D;
+    const [zT1, zT2] = tf.split(z, [n, n], 0) as [tf.Tensor2D, tf.Tensor2D];
+
+    let zs: tf.Scalar | undefined;
+    const loss = this.minimize(() => {
+      const zo = proj.apply(enc.apply(both, { training: true }), { training: true }) as tf.Tensor2D;
+      const p = pred.apply(zo, { training: true }) as tf.Tensor2D;
+      const [p1, p2] = tf.split(p, [n, n], 0) as [tf.Tensor2D, tf.Tensor2D];
+      // kept past the gradient scope; the loop disposes it with the step's logs
+      zs = tf.keep(zStd(zo));
+      return symmetricByolLoss(p1, zT2, p2, zT1);
+    }, this.trainableVariables());
+    return { loss, z_std: zs!, lr: (this.optimizer as SlotOptimizer).learningRate };
+  }
+}
+
+/** The second constructor argument a YAML run passes (see MethodInit in @selfsup/core). */
+export interface ByolInit {
+  seed?: number;
+  config?: { root?: { trainer?: { batchSize?: number; seed?: number } } };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,107 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { CallbackOrder, onBatchEnd, onExperimentStart, plugins } from '@selfsup/core';
+import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
+import { BYOL_MODELS, ByolExperiment } from '../src';
+
+// Conv gradients on the plain cpu backend: tiny shapes only.
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const tiny = () =>
+  new ByolExperiment({
+    inputShape: [8, 8, 1],
+    batchSize: 4,
+    seed: 3,
+    model: { backbone: 'resnet18', stem: 'cifar', width: 1 / 16, projectorHiddenDim: 16, projectorDim: 8, predictorHiddenDim: 16 },
+    optimizer: { name: 'sgd', lr: 0.05, scaleLr: false, momentum: 0.9 },
+  });
+
+const images = (steps: number) =>
+  function* () {
+    for (let i = 0; i < steps; i++) yield tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 100 + i) as tf.Tensor4D;
+  };
+
+const kernels = (m: tf.LayersModel) => m.weights.filter((w) => w.name.includes('kernel')).map((w) => Array.from(w.read().dataSync()));
+const snapshot = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights).map((w) => Array.from(w.read().dataSync()));
+
+describe('ByolExperiment', () => {
+  it('is registered as method "byol" with target-init and ema as default callbacks', () => {
+    const info = plugins.method('byol');
+    expect(info.ctor).toBe(ByolExperiment);
+    expect(info.defaultCallbacks?.map((c) => c.name)).toEqual(['target-init', 'ema']);
+  });
+
+  it('trains the online network only; the target moves only through the EMA; no tensor growth', async () => {
+    const exp = tiny();
+    let targetAtStart: number[][] = [];
+    let onlineAtStart: number[][] = [];
+    const counts: number[] = [];
+    exp.addCallback(
+      new TargetInitCallback(),
+      new EmaUpdateCallback({ tauBase: 1, schedule: 'constant' }),
+      onExperimentStart({ name: 'snap', order: CallbackOrder.MODEL_INIT + 1 })((e) => {
+        targetAtStart = kernels(e.models.get(BYOL_MODELS.targetEncoder)!);
+        onlineAtStart = snapshot(e.models.get(BYOL_MODELS.onlineEncoder)!);
+      }),
+    );
+    exp.events.on('batchEnd', () => counts.push(tf.memory().numTensors));
+    const h = await exp.fit(images(4), { epochs: 1 });
+    const target = exp.models.get(BYOL_MODELS.targetEncoder)!;
+    // τ = 1: kernels untouched (BN moving statistics move with the target's own forward passes)
+    expect(kernels(target)).toEqual(targetAtStart);
+    expect(snapshot(exp.models.get(BYOL_MODELS.onlineEncoder)!)).not.toEqual(onlineAtStart);
+    expect(Object.keys(h.history).sort()).toEqual(['loss', 'lr', 'tau', 'z_std']);
+    // the symmetric loss is a sum of two terms in [0, 4]
+    expect(h.history.loss[0]).toBeGreaterThan(0);
+    expect(h.history.loss[0]).toBeLessThan(8);
+    expect(h.history.z_std[0]).toBeGreaterThan(0);
+    expect(h.history.lr[0]).toBeCloseTo(0.05, 10);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    exp.dispose();
+  });
+
+  it('optimizes exactly the online encoder, projector and predictor weights', async () => {
+    const exp = tiny();
+    await exp.setup();
+    const names = exp.trainableVariables().map((v) => v.name);
+    const prefixes = new Set(names.map((n) => n.split('/')[0]));
+    expect([...prefixes].sort()).toEqual(['online_encoder', 'online_predictor', 'online_projector']);
+    const expected = [BYOL_MODELS.onlineEncoder, BYOL_MODELS.onlineProjector, BYOL_MODELS.predictor].reduce(
+      (s, n) => s + exp.models.get(n)!.trainableWeights.length,
+      0,
+    );
+    expect(names).toHaveLength(expected);
+    exp.dispose();
+  });
+
+  it('without a target network, says which callback to register', async () => {
+    const exp = tiny();
+    await expect(exp.fit(images(1), { epochs: 1 })).rejects.toThrow(
+      'ByolExperiment: no model "target_encoder" — register the target-init callback (TargetInitCallback) or a MODEL_INIT hook that creates it',
+    );
+    exp.dispose();
+  });
+
+  it('scales the learning rate by batch/256 when asked', async () => {
+    const exp = new ByolExperiment({ inputShape: [8, 8, 1], batchSize: 64, optimizer: { name: 'lars', lr: 0.4 }, model: { width: 1 / 16, projectorHiddenDim: 8, projectorDim: 4, predictorHiddenDim: 8 } });
+    await exp.setup();
+    expect(exp.baseLearningRate).toBeCloseTo(0.1, 12);
+    exp.dispose();
+  });
+
+  it('the same seed gives the same first-step loss; another seed another', async () => {
+    const firstLoss = async (seed: number) => {
+      const exp = new ByolExperiment({ ...tiny().config, seed });
+      let loss = NaN;
+      exp.addCallback(new TargetInitCallback(), onBatchEnd({ name: 'l' })(async (e) => { loss = (await e.state.logs.get('loss'))!; e.stop(); }));
+      await exp.fit(images(1), { epochs: 1 });
+      exp.dispose();
+      return loss;
+    };
+    const a = await firstLoss(1);
+    expect(await firstLoss(1)).toBe(a);
+    expect(await firstLoss(2)).not.toBe(a);
+  });
+});
