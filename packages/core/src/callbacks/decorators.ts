@@ -16,7 +16,9 @@ export interface HookOptions {
  * a Callback that runs the function at that event — torchflare's functional callbacks.
  */
 export interface HookDecorator {
-  (target: Callback, key: string | symbol, descriptor: TypedPropertyDescriptor<HookFn>): void;
+  // any parameter type: a method may take `exp: MyExperiment`, and may be async
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  <T extends (exp: any) => void | Promise<void>>(target: Callback, key: string | symbol, descriptor: TypedPropertyDescriptor<T>): void;
   (fn: HookFn): Callback;
 }
 

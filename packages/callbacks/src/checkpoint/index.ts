@@ -1,0 +1,3 @@
+export * from './options';
+export * from './checkpoint-callback';
+export { listEpochCheckpoints, pruneEpochCheckpoints, epochDirName } from './prune';

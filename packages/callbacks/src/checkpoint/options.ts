@@ -1,0 +1,44 @@
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Min } from 'class-validator';
+
+/** Options of the `checkpoint` callback (the YAML entry minus `name`). */
+export class CheckpointOptions {
+  /** Where checkpoints go. Default: `<runDir>/checkpoints` when the experiment has a `runDir`; otherwise required. */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  dir?: string;
+
+  /** Epoch metric that decides `best/` (e.g. `knn_acc`, `loss`, `val_loss`). */
+  @IsString()
+  @IsNotEmpty()
+  monitor = 'knn_acc';
+
+  /** Whether a larger (`max`) or smaller (`min`) monitored value is better. */
+  @IsIn(['max', 'min'])
+  mode: 'max' | 'min' = 'max';
+
+  /** Also keep `epoch-<E>/` every N epochs (E = 0-based epoch index, as in the History). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  every?: number;
+
+  /** With `every`: keep only the K most recent `epoch-<E>/` directories. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  keepLast?: number;
+
+  /** Write `last/` after every epoch (and when a run stops mid-epoch). */
+  @IsBoolean()
+  saveLast = true;
+
+  /**
+   * Resume from this checkpoint at experimentStart: a checkpoint directory, a `checkpoints/`
+   * directory (its `last/`) or a run directory (its `checkpoints/last/`).
+   */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  resumeFrom?: string;
+}

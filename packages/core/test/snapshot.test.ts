@@ -1,0 +1,379 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import {
+  Callback,
+  Experiment,
+  Rng,
+  captureExperimentState,
+  countersAfterEpoch,
+  decodeNonFiniteJson,
+  disposeSnapshot,
+  encodeNonFiniteJson,
+  experimentRngs,
+  layerOrderedWeights,
+  loadCheckpoint,
+  nonFiniteTensors,
+  onBatchEnd,
+  onEpochEnd,
+  readCheckpointMeta,
+  resolveCheckpointDir,
+  restoreCheckpoint,
+  restoreExperimentState,
+  saveCheckpoint,
+  type StepLogs,
+} from '../src';
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+});
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-snapshot-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+interface ToyConfig {
+  hidden?: number;
+  optimizer?: 'adam' | 'momentum';
+}
+
+/** A callback with state, so the snapshot's callback section has something to carry. */
+class Counter extends Callback {
+  seen = 0;
+  constructor() {
+    super({ name: 'counter' });
+  }
+  override onBatchEnd(): void {
+    this.seen++;
+  }
+  override getState(): Record<string, unknown> {
+    return { seen: this.seen };
+  }
+  override setState(s: Record<string, unknown>): void {
+    this.seen = s.seen as number;
+  }
+}
+
+/**
+ * Encoder (dense → BN → dense) trained by a real optimizer towards a target, plus a frozen
+ * copy `shadow` (a frozen model lists model.weights in another order) and input noise drawn
+ * from its own Rng, so a resume that forgot any of them would diverge.
+ */
+class Toy extends Experiment<tf.Tensor2D, ToyConfig> {
+  readonly noiseRng: Rng;
+  constructor(config: ToyConfig = {}, seed = 5) {
+    super(config, { seed });
+    this.noiseRng = this.rng.fork();
+  }
+  private build(name: string, trainable: boolean): tf.LayersModel {
+    const h = this.config.hidden ?? 6;
+    const inp = tf.input({ shape: [3] });
+    let x = tf.layers.dense({ units: h, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(inp) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: inp, outputs: x, name });
+    m.trainable = trainable;
+    return m;
+  }
+  protected override configureModels(): void {
+    this.models.set('enc', this.build('enc', true));
+    this.models.set('shadow', this.build('shadow', false));
+  }
+  protected override configureOptimizer(): tf.Optimizer {
+    return this.config.optimizer === 'momentum' ? tf.train.momentum(0.05, 0.9) : tf.train.adam(0.01);
+  }
+  override trainableVariables(): tf.Variable[] {
+    return this.models.get('enc')!.trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+  trainStep(x: tf.Tensor2D): StepLogs {
+    const enc = this.models.get('enc')!;
+    const shadow = this.models.get('shadow')!;
+    const noisy = tf.add(x, tf.randomNormal(x.shape, 0, 0.1, 'float32', this.noiseRng.seed()));
+    shadow.apply(noisy, { training: true }); // moves the frozen model's BN statistics
+    const loss = this.minimize(() => tf.mean(tf.square(tf.sub(enc.apply(noisy, { training: true }) as tf.Tensor, 1))) as tf.Scalar);
+    return { loss };
+  }
+}
+
+const data = (n: number) => (ctx: { epoch: number; skipBatches: number }) =>
+  (function* () {
+    for (let i = ctx.skipBatches; i < n; i++) yield tf.randomNormal([4, 3], 0, 1, 'float32', 100 * ctx.epoch + i + 1) as tf.Tensor2D;
+  })();
+
+const values = (m: tf.LayersModel) => layerOrderedWeights(m).map((w) => Array.from(w.read().dataSync()));
+
+function recordLosses(exp: Experiment<tf.Tensor2D, ToyConfig>): number[] {
+  const out: number[] = [];
+  exp.addCallback(onBatchEnd({ name: 'losses' })(async (e) => { out.push((await e.state.logs.get('loss'))!); }));
+  return out;
+}
+
+describe('captureExperimentState / restoreExperimentState', () => {
+  it('round-trips weights, optimizer slots, RNGs, counters, callbacks and History into a fresh experiment', async () => {
+    for (const optimizer of ['adam', 'momentum'] as const) {
+      // reference: 2 epochs straight
+      const ref = new Toy({ optimizer });
+      const refLosses = recordLosses(ref);
+      await ref.fit(data(3), { epochs: 2 });
+
+      // interrupted: 1 epoch, snapshot, into a second experiment in the same process (tfjs gives
+      // its variables other names: dense_Dense7/kernel vs dense_Dense1/kernel)
+      const a = new Toy({ optimizer });
+      const counterA = new Counter();
+      a.addCallback(counterA);
+      await a.fit(data(3), { epochs: 1 });
+      const snap = await captureExperimentState(a);
+      a.dispose();
+
+      const b = new Toy({ optimizer });
+      const counterB = new Counter();
+      b.addCallback(counterB);
+      const bLosses = recordLosses(b);
+      await b.setup();
+      expect(layerOrderedWeights(b.models.get('enc')!)[0].name).not.toBe(snap.meta.models.enc[0].name);
+      await restoreExperimentState(b, snap);
+      disposeSnapshot(snap);
+      expect(b.state.epoch).toBe(1);
+      expect(b.state.globalStep).toBe(3);
+      expect(counterB.seen).toBe(3);
+      expect(b.history.history.loss).toHaveLength(1);
+      await b.fit(data(3), { epochs: 2 });
+      // the resumed epoch reproduces the uninterrupted one bit for bit (same backend, same seed)
+      expect(bLosses).toEqual(refLosses.slice(3));
+      expect(b.history.toJSON()).toEqual(ref.history.toJSON());
+      for (const m of ['enc', 'shadow']) expect(values(b.models.get(m)!)).toEqual(values(ref.models.get(m)!));
+      expect(counterB.seen).toBe(6);
+      ref.dispose();
+      b.dispose();
+    }
+  });
+
+  it('keys weights by layer order: freezing reorders model.weights, not the snapshot', async () => {
+    const a = new Toy();
+    await a.setup();
+    const own = (ws: tf.LayerVariable[]) => ws.map((w) => w.name.split('/').pop()!.replace(/_\d+$/, ''));
+    // a trainable model lists its BN statistics last in model.weights, its frozen twin does not:
+    // pairing the two by model.weights index would mismatch
+    expect(own(a.models.get('enc')!.weights)).not.toEqual(own(a.models.get('shadow')!.weights));
+    const snap = await captureExperimentState(a);
+    // …the snapshot stays in layer order: kernel, bias, gamma, beta, moving_mean, moving_variance, kernel, bias
+    const layerOrder = ['kernel', 'bias', 'gamma', 'beta', 'moving_mean', 'moving_variance', 'kernel', 'bias'];
+    for (const m of ['enc', 'shadow']) {
+      expect(snap.meta.models[m].map((w) => w.name.split('/').pop()!.replace(/_\d+$/, ''))).toEqual(layerOrder);
+    }
+    expect(snap.meta.models.shadow.map((w) => w.shape)).toEqual([[3, 6], [6], [6], [6], [6], [6], [6, 2], [2]]);
+    disposeSnapshot(snap);
+    a.dispose();
+  });
+
+  it('records optimizer slots by model and weight position, and every Rng property', async () => {
+    const a = new Toy({ optimizer: 'momentum' });
+    await a.fit(data(2), { epochs: 1 });
+    const snap = await captureExperimentState(a);
+    const w = snap.meta.optimizer!.weights;
+    expect(snap.meta.optimizer!.className).toBe('Momentum');
+    // iter, then one momentum accumulator per trainable weight of enc (kernel, bias, gamma, beta, kernel, bias)
+    expect(w[0]).toMatchObject({ name: 'iter' });
+    expect(w.slice(1).map((s) => [s.model, s.index, s.suffix])).toEqual([
+      ['enc', 0, 'momentum'], ['enc', 1, 'momentum'], ['enc', 2, 'momentum'],
+      ['enc', 3, 'momentum'], ['enc', 6, 'momentum'], ['enc', 7, 'momentum'],
+    ]);
+    expect(Array.from(await snap.tensors[w[0].key].data())).toEqual([2]);
+    expect(Object.keys(snap.meta.rngs).sort()).toEqual(['noiseRng', 'rng']);
+    expect(snap.meta.rngs.noiseRng).toEqual(a.noiseRng.getState());
+    disposeSnapshot(snap);
+    a.dispose();
+  });
+
+  it('an rngs() method overrides the property scan', () => {
+    class Custom extends Toy {
+      rngs() {
+        return { only: this.noiseRng };
+      }
+    }
+    const c = new Custom();
+    expect(Object.keys(experimentRngs(c))).toEqual(['only']);
+    expect(Object.keys(experimentRngs(new Toy())).sort()).toEqual(['noiseRng', 'rng']);
+  });
+
+  it('rejects a snapshot that does not fit, naming the weight and both shapes, and changes nothing', async () => {
+    const a = new Toy({ hidden: 6 });
+    await a.setup();
+    const snap = await captureExperimentState(a);
+    const b = new Toy({ hidden: 5 });
+    await b.setup();
+    const before = values(b.models.get('enc')!);
+    const rngBefore = b.noiseRng.getState();
+    b.state.epoch = 7;
+    await expect(restoreExperimentState(b, snap)).rejects.toThrow(
+      /weight ".*kernel.*" \(model "enc", #0\) has shape \[3,5\] but the checkpoint's ".*kernel.*" has shape \[3,6\]/,
+    );
+    expect(values(b.models.get('enc')!)).toEqual(before);
+    expect(b.noiseRng.getState()).toEqual(rngBefore);
+    expect(b.state.epoch).toBe(7);
+
+    const c = new Toy();
+    await c.setup();
+    c.models.get('shadow')!.dispose();
+    c.models.delete('shadow');
+    await expect(restoreExperimentState(c, snap)).rejects.toThrow(/checkpoint has model\(s\) "shadow" that the experiment lacks \(it has enc\)/);
+
+    const d = new Toy({ optimizer: 'momentum' });
+    await d.setup();
+    await expect(restoreExperimentState(d, snap)).rejects.toThrow(/written with optimizer Adam, this experiment uses Momentum/);
+
+    class NoNoise extends Toy {
+      rngs() {
+        return { rng: this.rng };
+      }
+    }
+    const e = new NoNoise();
+    await e.setup();
+    await expect(restoreExperimentState(e, snap)).rejects.toThrow(/random generators differ — checkpoint has \[rng, noiseRng\], experiment has \[rng\]/);
+    disposeSnapshot(snap);
+    for (const x of [a, b, c, d, e]) x.dispose();
+  });
+
+  it('NaN and Infinity survive the JSON meta (History columns are NaN-filled)', () => {
+    const v = { a: [1, NaN, Infinity, -Infinity], b: { c: 'NaN', d: null } };
+    const enc = JSON.parse(JSON.stringify(encodeNonFiniteJson(v)));
+    expect(enc.a[1]).toEqual({ $number: 'NaN' });
+    expect(decodeNonFiniteJson(enc)).toEqual(v);
+  });
+
+  it('nonFiniteTensors names the float tensors holding NaN or Inf', async () => {
+    const a = new Toy();
+    await a.setup();
+    const snap = await captureExperimentState(a);
+    expect(await nonFiniteTensors(snap)).toEqual([]);
+    const key = snap.meta.models.enc[2].key; // BN gamma
+    snap.tensors[key].dispose();
+    snap.tensors[key] = tf.tensor1d([1, 1, NaN, 1, 1, 1]);
+    expect(await nonFiniteTensors(snap)).toEqual([key]);
+    disposeSnapshot(snap);
+    a.dispose();
+  });
+});
+
+describe('countersAfterEpoch', () => {
+  async function countersAtEpochEnd(opts: { steps?: number; maxSteps?: number; stopAt?: number; epochs?: number }) {
+    const exp = new Toy();
+    const seen: Array<ReturnType<typeof countersAfterEpoch>> = [];
+    exp.addCallback(onEpochEnd({ name: 'c' })((e) => { seen.push(countersAfterEpoch(e)); }));
+    if (opts.stopAt !== undefined) {
+      exp.addCallback(onBatchEnd({ name: 's' })((e) => { if (e.state.globalStep === opts.stopAt) e.stop(); }));
+    }
+    await exp.fit(data(4), { epochs: opts.epochs ?? 1, stepsPerEpoch: opts.steps, maxSteps: opts.maxSteps });
+    // after fit, the loop's own counters are what a resume must start from
+    const live = { epoch: exp.state.epoch, globalStep: exp.state.globalStep, batchIndex: exp.state.batchIndex };
+    exp.dispose();
+    return { seen, live };
+  }
+
+  it('a complete epoch moves on to the next; a cut-short one keeps its place, as the loop does', async () => {
+    const full = await countersAtEpochEnd({});
+    expect(full.seen).toEqual([{ epoch: 1, globalStep: 4, batchIndex: 0 }]);
+    expect(full.live).toEqual(full.seen[0]);
+    const stopped = await countersAtEpochEnd({ stopAt: 2 });
+    expect(stopped.seen).toEqual([{ epoch: 0, globalStep: 2, batchIndex: 2 }]);
+    expect(stopped.live).toEqual(stopped.seen[0]);
+    const capped = await countersAtEpochEnd({ steps: 4, maxSteps: 3 });
+    expect(capped.seen).toEqual([{ epoch: 0, globalStep: 3, batchIndex: 3 }]);
+    expect(capped.live).toEqual(capped.seen[0]);
+    const capAtEnd = await countersAtEpochEnd({ steps: 4, maxSteps: 4, epochs: 2 });
+    expect(capAtEnd.seen).toEqual([{ epoch: 1, globalStep: 4, batchIndex: 0 }]);
+    expect(capAtEnd.live).toEqual(capAtEnd.seen[0]);
+  });
+});
+
+describe('saveCheckpoint / loadCheckpoint', () => {
+  it('round-trips through disk, including NaN in History, config and extra', async () => {
+    const a = new Toy({ hidden: 6, optimizer: 'adam' });
+    await a.fit(data(2), { epochs: 1 });
+    a.history.record(1, { knn_acc: 0.5 }); // loss column gets NaN for this row
+    const dir = path.join(tmp, 'rt', 'last');
+    const meta = await saveCheckpoint(dir, a, { note: 'hello' });
+    expect(fs.readdirSync(dir).sort()).toEqual(['meta.json', 'tensors.bin', 'tensors.json']);
+    const onDisk = await readCheckpointMeta(dir);
+    expect(onDisk.history.history.loss[1]).toBeNaN();
+    expect(onDisk.extra).toEqual({ note: 'hello' });
+    expect(onDisk.config).toEqual({ hidden: 6, optimizer: 'adam' });
+    expect(onDisk.counters).toEqual(meta.counters);
+
+    const loaded = await loadCheckpoint(dir);
+    const live = await captureExperimentState(a);
+    expect(Object.keys(loaded.tensors)).toEqual(Object.keys(live.tensors));
+    for (const k of Object.keys(live.tensors)) {
+      expect(Array.from(await loaded.tensors[k].data())).toEqual(Array.from(await live.tensors[k].data()));
+    }
+    disposeSnapshot(loaded);
+    disposeSnapshot(live);
+
+    const b = new Toy({ hidden: 6, optimizer: 'adam' });
+    await b.setup();
+    await restoreCheckpoint(dir, b);
+    expect(values(b.models.get('enc')!)).toEqual(values(a.models.get('enc')!));
+    expect(b.noiseRng.getState()).toEqual(a.noiseRng.getState());
+    expect(b.history.history.knn_acc).toEqual([NaN, 0.5]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('resolveCheckpointDir accepts a checkpoint, a checkpoints/ folder or a run folder', async () => {
+    const run = path.join(tmp, 'run');
+    const a = new Toy();
+    await a.setup();
+    await saveCheckpoint(path.join(run, 'checkpoints', 'last'), a);
+    const want = path.join(run, 'checkpoints', 'last');
+    expect(await resolveCheckpointDir(run)).toBe(want);
+    expect(await resolveCheckpointDir(path.join(run, 'checkpoints'))).toBe(want);
+    expect(await resolveCheckpointDir(want)).toBe(want);
+    await expect(resolveCheckpointDir(path.join(tmp, 'nothing'))).rejects.toThrow(/no checkpoint found at ".*nothing"/);
+    await expect(loadCheckpoint(path.join(tmp, 'nothing'))).rejects.toThrow(/no checkpoint at/);
+    a.dispose();
+  });
+
+  it('a write interrupted at any step leaves the old or the new checkpoint, loadable', async () => {
+    const a = new Toy();
+    await a.setup();
+    for (const [step, expectStep] of [['tmp-complete', 1], ['old-moved-aside', 2], ['new-in-place', 2]] as const) {
+      const dir = path.join(tmp, `crash-${step}`, 'last');
+      a.state.globalStep = 1;
+      await saveCheckpoint(dir, a);
+      a.state.globalStep = 2;
+      await expect(
+        saveCheckpoint(dir, a, undefined, { atomic: { onStep: (s) => { if (s === step) throw new Error(`killed at ${s}`); } } }),
+      ).rejects.toThrow(`killed at ${step}`);
+      if (step === 'old-moved-aside') expect(fs.existsSync(dir)).toBe(false); // the gap recovery closes
+      const loaded = await loadCheckpoint(dir);
+      expect(loaded.meta.counters.globalStep).toBe(expectStep);
+      disposeSnapshot(loaded);
+      expect(fs.readdirSync(path.dirname(dir))).toEqual(['last']);
+    }
+    a.dispose();
+  });
+
+  it('capture, save, load and restore leak no tensors', async () => {
+    const a = new Toy();
+    await a.fit(data(2), { epochs: 1 });
+    const dir = path.join(tmp, 'leak', 'last');
+    const cycle = async () => {
+      const s = await captureExperimentState(a);
+      await nonFiniteTensors(s);
+      disposeSnapshot(s);
+      await saveCheckpoint(dir, a);
+      await restoreCheckpoint(dir, a);
+    };
+    await cycle();
+    const n = tf.memory().numTensors;
+    await cycle();
+    await cycle();
+    expect(tf.memory().numTensors).toBe(n);
+    a.dispose();
+  });
+});
