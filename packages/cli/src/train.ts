@@ -1,0 +1,146 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  createRun,
+  createRunDir,
+  plugins,
+  saveLayersModel,
+  toYaml,
+  writeEnvJson,
+  writeFileAtomic,
+  type Experiment,
+  type ImageBatch,
+  type ResolvedConfig,
+} from '@selfsup/core';
+import { evaluateKnn, flattenPixels } from '@selfsup/callbacks';
+import { loadResolvedConfig, openData, stdio, useBackend, type Output, type RunData } from './context';
+
+export interface TrainOptions {
+  /** The YAML config (optional with `resume`: the run's config.resolved.yaml is used). */
+  config?: string;
+  overrides?: string[];
+  plugins?: string[];
+  backend?: string;
+  /** Root of run directories (default `runs`). */
+  out?: string;
+  /** A run directory (runs/<name>/version_<N>) to continue from its last checkpoint. */
+  resume?: string;
+  maxSteps?: number;
+  /** Skip the kNN baselines (raw pixels, untrained encoder) printed at the end. */
+  noBaselines?: boolean;
+  io?: Output;
+}
+
+export interface TrainResult {
+  runDir: string;
+  history: Record<string, number[]>;
+  knn?: { trained?: number; rawPixels?: number; randomInit?: number };
+  exportDir?: string;
+}
+
+/** Callbacks every CLI run gets unless the config lists them itself. */
+const CLI_DEFAULT_CALLBACKS = ['metrics-logger', 'plots', 'progress', 'checkpoint'];
+
+function pickEncoder(exp: Experiment<unknown, unknown>): tf.LayersModel {
+  const own = (exp as unknown as { encoder?: tf.LayersModel }).encoder;
+  const m = own ?? exp.models.get('online_encoder') ?? exp.models.get('encoder');
+  if (!m) throw new Error(`cannot tell which model is the encoder (models: ${[...exp.models.keys()].join(', ')}); name it "encoder" or give the experiment an "encoder" getter`);
+  return m;
+}
+
+/** `selfsup train`: config → backend → data → run dir → fit → export → summary. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const io = opts.io ?? stdio;
+  let configFile = opts.config;
+  let resumeCheckpoint: string | undefined;
+  if (opts.resume) {
+    const resolvedFile = path.join(opts.resume, 'config.resolved.yaml');
+    if (!fs.existsSync(resolvedFile)) throw new Error(`--resume ${opts.resume}: no config.resolved.yaml there; pass a run directory like runs/<name>/version_<N>`);
+    resumeCheckpoint = path.join(opts.resume, 'checkpoints', 'last');
+    if (!fs.existsSync(resumeCheckpoint)) throw new Error(`--resume ${opts.resume}: no checkpoint at ${resumeCheckpoint} (did the first epoch finish?)`);
+    configFile ??= resolvedFile;
+  }
+  if (!configFile) throw new Error('train: a config file is required (selfsup train <config.yaml>)');
+
+  const overrides = [...(opts.overrides ?? [])];
+  if (opts.maxSteps !== undefined) overrides.push(`trainer.maxSteps=${opts.maxSteps}`);
+  const defaults = CLI_DEFAULT_CALLBACKS.filter((n) => plugins.hasCallback(n)).map((name) => ({ name }));
+  const resolved = await loadResolvedConfig({ file: configFile, overrides, plugins: opts.plugins, defaultCallbacks: defaults });
+  const backend = await useBackend(resolved, opts.backend, io.err);
+  const data = await openData(resolved, io.err);
+
+  const runDir = opts.resume ? path.resolve(opts.resume) : (await createRunDir({ root: opts.out ?? 'runs', name: resolved.name })).dir;
+  io.err(`selfsup: run directory ${runDir}`);
+  await writeFileAtomic(path.join(runDir, 'config.resolved.yaml'), toYaml(resolved.toPlain()));
+  await writeEnvJson(runDir, { backend: backend.name, threads: backend.threads, simd: backend.simd, native: backend.native ?? null, config: configFile });
+
+  const run = createRun(resolved);
+  const exp = run.experiment;
+  try {
+    exp.runDir = runDir;
+    // the checkpoint records the resolved config with the weights
+    (exp as unknown as { resolvedConfig: ResolvedConfig }).resolvedConfig = resolved;
+    exp.datasets.set('train', data.train);
+    if (data.val) exp.datasets.set('val', data.val);
+    if (resumeCheckpoint) {
+      const ckpt = run.callbacks.find((c) => c.name === 'checkpoint') as unknown as { resumeFrom?: string } | undefined;
+      if (!ckpt) throw new Error('--resume needs the checkpoint callback in the run');
+      ckpt.resumeFrom = resumeCheckpoint;
+    }
+
+    const t = resolved.root.trainer;
+    await exp.setup();
+    const result: TrainResult = { runDir, history: {} };
+    const canBaseline = !opts.noBaselines && !opts.resume && data.val?.hasLabels && data.train.hasLabels;
+    const knnOpts = knnOptionsOf(resolved);
+    if (canBaseline) {
+      io.err('selfsup: kNN baselines (raw pixels, untrained encoder) ...');
+      const raw = await evaluateKnn(flattenPixels, data.train, data.val!, knnOpts);
+      const rnd = await evaluateKnn(pickEncoder(exp), data.train, data.val!, knnOpts);
+      result.knn = { rawPixels: raw.top1, randomInit: rnd.top1 };
+    }
+
+    const batchOpts = { batchSize: t.batchSize, shuffle: true, seed: t.seed, dropRemainder: true };
+    const perEpoch = data.train.numBatches(batchOpts);
+    if (perEpoch < 1) throw new Error(`the dataset "${data.train.name}" has ${data.train.size} images, fewer than one batch of ${t.batchSize}; lower trainer.batchSize`);
+    const fitOpts = run.fitOptions();
+    fitOpts.stepsPerEpoch = Math.min(fitOpts.stepsPerEpoch ?? perEpoch, perEpoch);
+    const history = await exp.fit(
+      ({ epoch, skipBatches }) => data.train.batches({ ...batchOpts, epoch, skipBatches }) as AsyncIterable<ImageBatch>,
+      fitOpts as Parameters<typeof exp.fit>[1],
+    );
+    result.history = history.toJSON().history;
+
+    const exportDir = path.join(runDir, 'export', 'encoder');
+    await saveLayersModel(pickEncoder(exp), exportDir);
+    result.exportDir = exportDir;
+    io.err(`selfsup: encoder exported to ${exportDir} (load with tf.loadLayersModel)`);
+
+    if (data.val?.hasLabels && data.train.hasLabels) {
+      const trained = history.last('knn_acc') ?? (await evaluateKnn(pickEncoder(exp), data.train, data.val, knnOpts)).top1;
+      result.knn = { ...result.knn, trained };
+      printSummary(io, resolved, data, result);
+    }
+    await writeFileAtomic(path.join(runDir, 'summary.json'), JSON.stringify({ ...result, history: undefined }, null, 2));
+    return result;
+  } finally {
+    exp.dispose();
+    await run.dispose();
+  }
+}
+
+function knnOptionsOf(resolved: ResolvedConfig): { k?: number; temperature?: number; bankLimit?: number; queryLimit?: number } {
+  const entry = resolved.callbacks.find((c) => c.name === 'knn-eval');
+  const o = (entry?.options ?? {}) as { k?: number; temperature?: number; bankLimit?: number; queryLimit?: number };
+  return { k: o.k, temperature: o.temperature, bankLimit: o.bankLimit, queryLimit: o.queryLimit };
+}
+
+function printSummary(io: Output, resolved: ResolvedConfig, data: RunData, r: TrainResult): void {
+  const k = knnOptionsOf(resolved);
+  const fmt = (v: number | undefined) => (v === undefined ? '   -  ' : v.toFixed(4));
+  io.out(`kNN accuracy (k=${k.k ?? 20}, T=${k.temperature ?? 0.07}): memory bank "${data.train.name}" (${k.bankLimit ?? data.train.size}), queries "${data.val!.name}" (${k.queryLimit ?? data.val!.size})`);
+  io.out(`  raw pixels           ${fmt(r.knn?.rawPixels)}`);
+  io.out(`  untrained encoder    ${fmt(r.knn?.randomInit)}`);
+  io.out(`  ${resolved.method.name} encoder${' '.repeat(Math.max(1, 13 - resolved.method.name.length))}${fmt(r.knn?.trained)}`);
+}
