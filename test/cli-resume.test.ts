@@ -1,0 +1,51 @@
+import { describe, it, expect } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+const bin = path.join(root, 'packages/cli/dist/bin.js');
+const tiny = path.join(root, 'examples/configs/tiny.yaml');
+const args = (out: string) => ['train', tiny, '--out', out, '--backend', 'wasm', '--no-baselines', '--set', 'trainer.epochs=3'];
+
+const epochRows = (runDir: string) => {
+  const rows = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // a resumed run appends: the last row of each epoch is the one that counts
+  const byEpoch = new Map<number, Record<string, number>>();
+  for (const r of rows) if (r.type === 'epoch') byEpoch.set(r.epoch, r);
+  return [...byEpoch.values()];
+};
+
+describe('selfsup train --resume after a kill', () => {
+  it('continues from the last checkpoint and reproduces the uninterrupted run', async () => {
+    if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run npm test (it builds first)`);
+    const outA = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-full-'));
+    const full = spawnSync(process.execPath, [bin, ...args(outA)], { cwd: root, encoding: 'utf8' });
+    expect(full.status, full.stderr).toBe(0);
+    const reference = epochRows(path.join(outA, 'tiny/version_0'));
+    expect(reference).toHaveLength(3);
+
+    const outB = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-killed-'));
+    const runDir = path.join(outB, 'tiny/version_0');
+    const child = spawn(process.execPath, [bin, ...args(outB)], { cwd: root, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));
+    // kill it as soon as the first epoch's checkpoint is complete
+    const meta = path.join(runDir, 'checkpoints/last/meta.json');
+    for (let i = 0; i < 600 && !fs.existsSync(meta); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(fs.existsSync(meta)).toBe(true);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    expect(epochRows(runDir).length).toBeLessThan(3);
+
+    const resumed = spawnSync(process.execPath, [bin, 'train', '--resume', runDir, '--backend', 'wasm'], { cwd: root, encoding: 'utf8' });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const got = epochRows(runDir);
+    expect(got.map((r) => r.epoch)).toEqual([0, 1, 2]);
+    for (let e = 0; e < 3; e++) {
+      expect(got[e].step).toBe(reference[e].step);
+      expect(got[e].loss).toBeCloseTo(reference[e].loss, 6);
+      expect(got[e].knn_acc).toBeCloseTo(reference[e].knn_acc, 6);
+    }
+  }, 300_000);
+});
