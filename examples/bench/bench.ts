@@ -1,22 +1,28 @@
 // `npm run bench` — training-speed benchmark for selfsup on the current machine (not a test).
 //   node examples/dist/bench/bench.js [--threads N] [--batch 128] [--steps 3] [--kernel-batch 32]
-//        [--only kernels,train,byol] [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile]
-//        [--compare-torch] [--json-only]
-// Prints a table per section and, last, one JSON document with every figure.
+//        [--only kernels,train,byol] [--byol main,r18-w0.5,r18-w1] [--no-overhead]
+//        [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile] [--compare-torch] [--json-only]
+//        [--baseline]   (stock matmul kernels and tf.layers batch-norm gradient, for A/B runs)
+// Default (a few minutes on 2 cores): conv kernels + the BYOL main-job step with its
+// framework overhead. `--only byol` runs just the BYOL part; `--byol r18-w0.5,r18-w1` adds
+// the ResNet-18 32×32×3 configurations (minutes per step at width 1); `--only train` runs the
+// supervised step. Prints a table per section and, last, one JSON document with every figure.
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@selfsup/core';
 import { benchKernels } from './kernels';
 import { benchTrainStep, type TrainRow } from './train';
 import { byolSection } from './byol';
-import { torchAvailable, torchTrainStep, type TorchRow } from './torch';
-import type { BenchRow } from './types';
+import { useBaselineKernels } from './baseline';
+import { torchAvailable, torchByolStep, torchTrainStep, type TorchRow } from './torch';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
+
+const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function table(rows: Record<string, unknown>[], cols: string[]): string {
   const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v));
@@ -30,7 +36,8 @@ async function main(): Promise<void> {
   const batch = Number(arg('batch', '128'));
   const steps = Number(arg('steps', '3'));
   const kernelBatch = Number(arg('kernel-batch', '32'));
-  const only = arg('only', 'kernels,train,byol').split(',');
+  const only = arg('only', 'kernels,byol').split(',');
+  const byolConfigs = arg('byol', 'main').split(',');
   const widths = arg('widths', '64,32').split(',').map(Number);
   const inputs = arg('inputs', '32x32x3,28x28x1').split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
   const quiet = flag('json-only');
@@ -39,10 +46,12 @@ async function main(): Promise<void> {
   };
 
   const info = await selectBackend('auto', { threads });
+  const baseline = flag('baseline') ? useBaselineKernels() : [];
+  if (baseline.length) say(`--baseline: stock ${baseline.join(', ')}`);
   const result: Record<string, unknown> = {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
     backend: info,
-    settings: { batch, steps, kernelBatch, widths, inputs },
+    settings: { batch, steps, kernelBatch, widths, inputs, byol: byolConfigs, baseline },
     startTensors: tf.memory().numTensors,
     startRssMB: Math.round(process.memoryUsage().rss / 1e6),
   };
@@ -87,10 +96,36 @@ async function main(): Promise<void> {
   }
 
   if (only.includes('byol')) {
-    const rows: BenchRow[] = await byolSection({ threads: info.threads, batch, steps, log: say });
+    const rows = await byolSection({
+      threads: info.threads, batch, steps, log: say, configs: byolConfigs, overhead: !flag('no-overhead'), profile: flag('profile'),
+    });
+    const torchRows: (TorchRow | undefined)[] = [];
+    if (compareTorch && torchAvailable()) {
+      for (const r of rows) {
+        say(`  PyTorch: ${r.name}`);
+        torchRows.push(torchByolStep(info.threads, r.config, batch, steps));
+      }
+      result.torchByol = torchRows;
+    }
     result.byol = rows;
-    if (rows.length) say(`\nBYOL step\n${table(rows as unknown as Record<string, unknown>[], ['name', 'imgPerSec'])}`);
-    else say('\nBYOL step: not measured yet (examples/bench/byol.ts is a placeholder until ByolExperiment lands)');
+    say(`\nBYOL step through ByolExperiment.fit (${info.name}, ${info.threads} threads; overhead = selfsup vs bare tfjs loop, interleaved)`);
+    say(table(rows.map((r, i) => ({
+      ...r,
+      bareImgPerSec: r.bareImgPerSec ?? '-',
+      overheadPct: r.overhead === undefined ? '-' : `${(100 * r.overhead).toFixed(1)}%`,
+      overheadCpuPct: r.overheadCpu === undefined ? '-' : `${(100 * r.overheadCpu).toFixed(1)}%`,
+      torchImgPerSec: torchRows[i]?.imgPerSec ?? '-',
+      ratio: torchRows[i] ? r.imgPerSec / torchRows[i]!.imgPerSec : '-',
+      // the same ratio from CPU time per step, which other processes' load disturbs less
+      cpuRatio: torchRows[i]?.cpuSeconds ? medianOf(torchRows[i]!.cpuSeconds!) / r.cpuSecPerStep : '-',
+    })) as unknown as Record<string, unknown>[],
+    ['name', 'imgPerSec', 'cpuSecPerStep', 'gflops', 'bareImgPerSec', 'overheadPct', 'overheadCpuPct', 'torchImgPerSec', 'ratio', 'cpuRatio', 'tensorsBefore', 'tensorsAfter', 'rssMBBefore', 'rssMBAfter', 'wasmHeapMB']));
+    for (const r of rows) {
+      if (r.profile) {
+        say(`\nkernel time per BYOL step, ${r.name}`);
+        say(table(r.profile as unknown as Record<string, unknown>[], ['kernel', 'msPerStep', 'share', 'callsPerStep']));
+      }
+    }
   }
 
   result.endTensors = tf.memory().numTensors;

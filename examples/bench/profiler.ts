@@ -5,6 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 
 export interface KernelProfiler {
   reset(): void;
+  /** Stop / restart counting (kernels still run); e.g. to profile one of two interleaved loops. */
+  pause(): void;
+  resume(): void;
   rows(steps: number): { kernel: string; msPerStep: number; share: number; callsPerStep: number }[];
   uninstall(): void;
 }
@@ -13,6 +16,7 @@ export function installKernelProfiler(backendName = tf.getBackend()): KernelProf
   const stats = new Map<string, { n: number; ms: number }>();
   const childMs: number[] = [];
   const names: string[] = [];
+  let active = true;
   const originals = tf.getKernelsForBackend(backendName);
   for (const k of originals) {
     const inner = k.kernelFunc;
@@ -20,6 +24,7 @@ export function installKernelProfiler(backendName = tf.getBackend()): KernelProf
     tf.registerKernel({
       ...k,
       kernelFunc: (args) => {
+        if (!active) return inner(args);
         const t0 = performance.now();
         childMs.push(0);
         names.push(k.kernelName);
@@ -41,6 +46,12 @@ export function installKernelProfiler(backendName = tf.getBackend()): KernelProf
   }
   return {
     reset: () => stats.clear(),
+    pause: () => {
+      active = false;
+    },
+    resume: () => {
+      active = true;
+    },
     rows(steps) {
       const total = [...stats.values()].reduce((a, s) => a + s.ms, 0) || 1;
       return [...stats.entries()]

@@ -2,45 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { tileInto } from '../src/backend/kernels/reductions';
-
-/** Runs `fn` on the cpu backend and on wasm (in that order) and returns both results as flat arrays. */
-async function onBoth(fn: () => tf.Tensor | tf.Tensor[]): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
-  const run = async (backend: string) => {
-    await tf.setBackend(backend);
-    const out = tf.tidy(fn);
-    const list = Array.isArray(out) ? out : [out];
-    const data = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
-    tf.dispose(list);
-    return data;
-  };
-  const cpu = await run('cpu');
-  const wasm = await run('wasm');
-  return { cpu, wasm };
-}
-
-/** max |a − b| / max |b| (0 when both are all zero). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? d : d / m;
-}
-
-/** Deterministic data, the same on every backend (generated in JS, not by a backend RNG). */
-function seeded(shape: number[], seed: number): tf.Tensor {
-  let s = seed >>> 0;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    v[i] = s / 2 ** 31 - 1;
-  }
-  return tf.tensor(v, shape);
-}
+import { onBoth, relErr, seeded } from '../../../test/helpers/backend-compare';
 
 beforeAll(async () => {
   await selectBackend('wasm', { threads: 2, log: () => undefined });

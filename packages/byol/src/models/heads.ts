@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from './batch-norm';
 import { linearUniform, SeedStream, TORCH_BATCH_NORM } from './init';
 
 export interface MlpHeadOptions {
@@ -44,8 +45,7 @@ export function buildMlpHead(opts: MlpHeadOptions): tf.LayersModel {
 
   const input = tf.input({ shape: [inputDim], name: `${name}/input` });
   let x = dense(hiddenDim, inputDim, 'linear1').apply(input) as tf.SymbolicTensor;
-  x = tf.layers
-    .batchNormalization({ axis: -1, ...TORCH_BATCH_NORM, name: `${name}/bn1` })
+  x = batchNormalization({ axis: -1, ...TORCH_BATCH_NORM, name: `${name}/bn1` })
     .apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ name: `${name}/relu1` }).apply(x) as tf.SymbolicTensor;
   const out = dense(outputDim, hiddenDim, 'linear2').apply(x) as tf.SymbolicTensor;

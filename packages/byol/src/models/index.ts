@@ -9,5 +9,6 @@ export {
   type BackboneOptions,
 } from './registry';
 export { buildMlpHead, type MlpHeadOptions } from './heads';
+export { TrainingBatchNormalization, batchNormalization } from './batch-norm';
 export { countTrainableParams, countAllParams, trainableVariables } from './params';
 export { convKaimingNormalFanOut, linearUniform, TORCH_BATCH_NORM } from './init';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from './batch-norm';
 import { convKaimingNormalFanOut, SeedStream, TORCH_BATCH_NORM } from './init';
 
 export type ResNetDepth = 18 | 34 | 50;
@@ -73,7 +74,7 @@ class Builder {
   }
 
   bn(x: Sym, path: string): Sym {
-    const layer = tf.layers.batchNormalization({
+    const layer = batchNormalization({
       axis: -1,
       ...TORCH_BATCH_NORM,
       gammaInitializer: 'ones',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './conv_grads';
 import { identityKernel, sliceKernel, splitVKernel, unpackKernel } from './heap_views';
 import { meanKernel, sumKernel, tileKernel } from './reductions';
+import { batchMatMulKernel, fusedMatMulKernel } from './matmul';
 import { asTensor, delegate, replaceWasmKernel, type KernelArgs, type KernelFunc } from './kernel_util';
 
 type Shape4 = [number, number, number, number];
@@ -74,6 +75,8 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, KernelFunc>> = {
   Sum: sumKernel,
   Mean: meanKernel,
   Tile: tileKernel,
+  BatchMatMul: batchMatMulKernel,
+  _FusedMatMul: fusedMatMulKernel,
 };
 
 /**

@@ -1,0 +1,113 @@
+# PyTorch CPU reference for examples/bench (--compare-torch): one BYOL step with the same
+# model sizes as byol_configs.ts — ResNet-18 CIFAR stem (channels round(64·width)), MLP heads
+# Linear → BN → ReLU → Linear, online on both views concatenated, target without gradient,
+# symmetric loss 2 − 2·cos, LARS (solo-learn form, η 0.02, clipped, wd 1e-5, biases and BN
+# excluded), EMA of every target weight and BN statistic. The two views are fixed random
+# tensors: a PyTorch pipeline augments in DataLoader workers, outside the step (selfsup's
+# step includes its augmentations; bench reports their time separately).
+# usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w1)
+import json, os, sys, time
+import torch, torch.nn as nn, torch.nn.functional as F
+
+threads, config, batch, steps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+CONFIGS = {
+    "main": dict(width=0.25, size=28, channels=1, heads=(1024, 128)),
+    "r18-w0.5": dict(width=0.5, size=32, channels=3, heads=(4096, 256)),
+    "r18-w1": dict(width=1.0, size=32, channels=3, heads=(4096, 256)),
+}
+cfg = CONFIGS[config]
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.sc = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.sc = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + self.sc(x))
+
+
+def resnet18(width, cin):
+    w = max(1, round(64 * width))
+    cfg_ = [(w, w, 1), (w, w, 1), (w, 2 * w, 2), (2 * w, 2 * w, 1),
+            (2 * w, 4 * w, 2), (4 * w, 4 * w, 1), (4 * w, 8 * w, 2), (8 * w, 8 * w, 1)]
+    return nn.Sequential(nn.Conv2d(cin, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
+                         *[Block(*c) for c in cfg_], nn.AdaptiveAvgPool2d(1), nn.Flatten()), 8 * w
+
+
+def mlp(d, hidden, out):
+    return nn.Sequential(nn.Linear(d, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+
+torch.manual_seed(0)
+enc, d = resnet18(cfg["width"], cfg["channels"])
+hid, out = cfg["heads"]
+proj, pred = mlp(d, hid, out), mlp(out, hid, out)
+online = nn.ModuleList([enc, proj, pred]).train()
+t_enc, _ = resnet18(cfg["width"], cfg["channels"])
+t_proj = mlp(d, hid, out)
+target = nn.Sequential(t_enc, t_proj).train()
+target.load_state_dict(nn.Sequential(enc, proj).state_dict())
+for p in target.parameters():
+    p.requires_grad_(False)
+
+lr, momentum, wd, eta = 1.0 * batch / 256, 0.9, 1e-5, 0.02
+params = list(online.parameters())
+bufs = [torch.zeros_like(p) for p in params]
+v1 = torch.rand(batch, cfg["channels"], cfg["size"], cfg["size"])
+v2 = torch.rand(batch, cfg["channels"], cfg["size"], cfg["size"])
+
+
+def lars_step():
+    with torch.no_grad():
+        for p, buf in zip(params, bufs):
+            g = p.grad
+            if p.ndim > 1:  # biases and BN γ/β excluded
+                wn, gn = torch.norm(p), torch.norm(g)
+                if wn > 0 and gn > 0:
+                    trust = torch.clamp(eta * wn / (gn + wd * wn + 1e-8) / lr, max=1.0)
+                    g = (g + wd * p) * trust
+            buf.mul_(momentum).add_(g)
+            p.add_(buf, alpha=-lr)
+
+
+def loss_fn(p, z):
+    return (2 - 2 * F.cosine_similarity(p, z.detach(), dim=-1)).mean()
+
+
+def step(tau=0.99):
+    both = torch.cat([v1, v2])
+    with torch.no_grad():
+        z1, z2 = t_proj(t_enc(both)).chunk(2)
+    p1, p2 = pred(proj(enc(both))).chunk(2)
+    loss = loss_fn(p1, z2) + loss_fn(p2, z1)
+    for p in params:
+        p.grad = None
+    loss.backward()
+    lars_step()
+    with torch.no_grad():
+        src = nn.Sequential(enc, proj)
+        for t, o in zip(target.state_dict().values(), src.state_dict().values()):
+            if t.dtype.is_floating_point:
+                t.mul_(tau).add_(o, alpha=1 - tau)
+    return loss.item()
+
+
+step()
+times, cpu = [], []
+for _ in range(steps):
+    t0, c0 = time.perf_counter(), time.process_time()
+    step()
+    times.append(time.perf_counter() - t0)
+    cpu.append(time.process_time() - c0)  # all threads of the process
+med = sorted(times)[len(times) // 2]
+print(json.dumps({"name": f"torch byol {config} b{batch}", "imgPerSec": batch / med,
+                  "stepSeconds": [round(t, 3) for t in times], "cpuSeconds": [round(t, 3) for t in cpu], "threads": threads, "torch": torch.__version__,
+                  "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")}))

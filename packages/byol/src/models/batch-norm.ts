@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+import { batchNormTraining } from '@selfsup/core';
+
+type LayerArgs = Parameters<typeof tf.layers.batchNormalization>[0];
+type Kwargs = Record<string, unknown>;
+
+// tfjs exports a factory, not the class; the class is the prototype's constructor. A name
+// is given so the probe does not consume an auto-generated layer name.
+const StandardBatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization({ name: 'selfsup_bn_probe' })).constructor as {
+  new (args?: LayerArgs): tf.layers.Layer;
+};
+
+interface BnState {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  center: boolean;
+  scale: boolean;
+  gamma: tf.LayerVariable;
+  beta: tf.LayerVariable;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
+
+/**
+ * `tf.layers.batchNormalization` with a cheaper training-mode gradient (see
+ * `batchNormTraining` in @selfsup/core): same weights, same forward values, same
+ * moving-statistics update, and it serialises as a plain `BatchNormalization`, so saved
+ * models load in any tfjs. Inference mode and configurations other than channels-last with
+ * γ and β run the standard code.
+ */
+export class TrainingBatchNormalization extends StandardBatchNormalization {
+  static className = 'BatchNormalization';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const self = this as unknown as BnState;
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const axis = self.axis < 0 ? self.axis + x.rank : self.axis;
+    if (!kwargs['training'] || axis !== x.rank - 1 || !self.center || !self.scale || (Array.isArray(inputs) && inputs.length !== 1)) {
+      return super.call(inputs, kwargs);
+    }
+    return tf.tidy(() => {
+      const { y, mean, variance } = batchNormTraining(x, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon);
+      // the standard layer's update, op for op: v ← v − (v − value)·(1 − momentum)
+      for (const [v, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
+        tf.tidy(() => {
+          const orig = v.read();
+          v.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - self.momentum)));
+        });
+      }
+      return y;
+    });
+  }
+}
+
+/** Drop-in for `tf.layers.batchNormalization(args)`. */
+export function batchNormalization(args: LayerArgs): tf.layers.Layer {
+  return new TrainingBatchNormalization(args);
+}
