@@ -75,9 +75,17 @@ describe('selfsup CLI end to end', () => {
     expect(ev.out).toContain(`knn_acc ${lastKnn.toFixed(4)}`);
   });
 
+  it('eval on the best checkpoint rebuilds the encoder from the config and reproduces the best kNN accuracy', () => {
+    const best = Math.max(...readJsonl(path.join(runDir, 'metrics.jsonl')).filter((r) => r.type === 'epoch').map((r) => r.knn_acc));
+    const ev = selfsup(['eval', path.join(runDir, 'checkpoints', 'best'), '--backend', 'wasm']);
+    expect(ev.code, ev.err).toBe(0);
+    expect(ev.out).toContain(`encoder: ${path.join(runDir, 'checkpoints', 'best')}`);
+    expect(ev.out).toContain(`knn_acc ${best.toFixed(4)}`);
+  });
+
   it('export writes a model tf.loadLayersModel reads in another program', () => {
     const dest = path.join(out, 'exported');
-    const ex = selfsup(['export', runDir, '--out', dest, '--backend', 'cpu']);
+    const ex = selfsup(['export', path.join(runDir, 'checkpoints', 'last'), '--out', dest, '--backend', 'cpu']);
     expect(ex.code).toBe(0);
     // a separate plain-tfjs program with its own file handler (as a user without tfjs-node would write)
     const program = `

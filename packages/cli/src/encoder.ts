@@ -1,8 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { loadLayersModelFromDir, recoverAtomicDir, type ResolvedConfig } from '@selfsup/core';
-import { loadResolvedConfig } from './context';
+import {
+  createRun,
+  disposeSnapshot,
+  loadCheckpoint,
+  loadLayersModelFromDir,
+  recoverAtomicDir,
+  restoreModelWeights,
+  type ResolvedConfig,
+} from '@selfsup/core';
+import { loadResolvedConfig, openData } from './context';
 
 export interface LoadedEncoder {
   encoder: tf.LayersModel;
@@ -52,7 +60,38 @@ export async function loadEncoder(
       return { encoder: await loadLayersModelFromDir(dir), source: dir, resolved, runDir };
     }
   }
+  // a checkpoint: rebuild the method's models from the run's config, then load the encoder's weights
+  const ckpts = isFile(path.join(target, 'meta.json')) ? [target] : runDir === target ? ['best', 'last'].map((c) => path.join(target, 'checkpoints', c)) : [];
+  for (const dir of ckpts) {
+    await recoverAtomicDir(dir).catch(() => undefined);
+    if (!isFile(path.join(dir, 'meta.json'))) continue;
+    if (!resolved) throw new Error(`${targetArg}: a checkpoint outside a run directory; pass the run directory (it has config.resolved.yaml)`);
+    await beforeLoad(resolved);
+    return { encoder: await encoderFromCheckpoint(resolved, dir), source: dir, resolved, runDir };
+  }
   throw new Error(
     `${targetArg}: found no encoder; expected an exported model (model.json + weights.bin), a checkpoint directory with encoder/, or a run directory with export/encoder or checkpoints/{best,last}`,
   );
+}
+
+async function encoderFromCheckpoint(resolved: ResolvedConfig, dir: string): Promise<tf.LayersModel> {
+  const run = createRun(resolved);
+  const exp = run.experiment;
+  const snapshot = await loadCheckpoint(dir);
+  try {
+    const data = await openData(resolved, () => undefined);
+    exp.datasets.set('train', data.train);
+    await exp.setup();
+    const own = (exp as unknown as { encoder?: tf.LayersModel }).encoder;
+    const encoder = own ?? exp.models.get('online_encoder') ?? exp.models.get('encoder');
+    if (!encoder) throw new Error(`cannot tell which model is the encoder (models: ${[...exp.models.keys()].join(', ')})`);
+    const name = [...exp.models.entries()].find(([, m]) => m === encoder)![0];
+    restoreModelWeights(encoder, snapshot, name);
+    exp.models.delete(name); // keep it alive past exp.dispose()
+    return encoder;
+  } finally {
+    disposeSnapshot(snapshot);
+    exp.dispose();
+    await run.dispose();
+  }
 }

@@ -681,3 +681,27 @@ export async function resolveCheckpointDir(p: string): Promise<string> {
   }
   throw new Error(`no checkpoint found at "${p}" (looked for ${candidates.map((c) => path.join(c, META_JSON)).join(', ')})`);
 }
+
+/**
+ * Copies one model's weights out of a snapshot (e.g. the encoder for `selfsup eval` or
+ * `export`), checking count and shapes; the rest of the snapshot is left alone.
+ */
+export function restoreModelWeights(model: tf.LayersModel, snapshot: ExperimentSnapshot, name: string = model.name): void {
+  const saved = snapshot.meta.models[name];
+  if (!saved) {
+    throw new SnapshotMismatchError(`the checkpoint has no model "${name}" (it has: ${Object.keys(snapshot.meta.models).join(', ') || 'none'})`);
+  }
+  const weights = layerOrderedWeights(model);
+  if (weights.length !== saved.length) {
+    throw new SnapshotMismatchError(`model "${name}": the checkpoint has ${saved.length} weights, the model ${weights.length}; was it built with the same config?`);
+  }
+  weights.forEach((w, i) => {
+    const t = snapshot.tensors[saved[i].key];
+    if (!t || !tf.util.arraysEqual(t.shape, w.shape as number[])) {
+      throw new SnapshotMismatchError(
+        `model "${name}" weight #${i} (${w.name}) has shape [${w.shape}] but the checkpoint's has [${t ? t.shape : 'missing'}]`,
+      );
+    }
+  });
+  tf.tidy(() => weights.forEach((w, i) => w.write(snapshot.tensors[saved[i].key].clone())));
+}
