@@ -4,6 +4,7 @@ import {
   AugmentationPipeline,
   blurKernelSize,
   byolSmallGrayViewT,
+  byolSmallGrayViewTPrime,
   byolViewT,
   byolViewTPrime,
   cropWindowsToBoxes,
@@ -160,6 +161,10 @@ describe('configs, presets and validation', () => {
     expect(g.crop?.size).toBe(28);
     expect(g.grayscale).toBeUndefined();
     expect([g.colorJitter?.saturation, g.colorJitter?.hue]).toEqual([0, 0]);
+    // no blur at 28 px (solo-learn's CIFAR setting), solarize only in T'
+    const gp = byolSmallGrayViewTPrime();
+    expect([g.blur?.p, gp.blur?.p]).toEqual([0, 0]);
+    expect([g.solarize?.p, gp.solarize?.p]).toEqual([0, 0.2]);
   });
 
   it('rejects bad values and unknown keys, naming the key', () => {

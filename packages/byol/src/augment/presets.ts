@@ -34,13 +34,16 @@ export function byolViewTPrime(size: number, channels = 3): AugmentationConfig {
 
 /**
  * T for small 1-channel images such as (Fashion-)MNIST at 28×28: crop area U[0.2, 1], since an
- * 8% crop of 28 px keeps ~8 px of content; only brightness and contrast jitter.
+ * 8% crop of 28 px keeps ~8 px of content; only brightness and contrast jitter; and no blur:
+ * σ up to 2 px (the paper's range, meant for 224 px images) wipes out a 28 px image, which is
+ * why solo-learn's CIFAR configs set gaussian_prob 0 too. The blur op stays with p = 0 so an
+ * override can switch it on.
  */
 export function byolSmallGrayViewT(size = 28): AugmentationConfig {
-  return byolView(size, 1, 1.0, 0.0, 0.2);
+  return byolView(size, 1, 0.0, 0.0, 0.2);
 }
 
-/** T' counterpart of `byolSmallGrayViewT`. */
+/** T' counterpart of `byolSmallGrayViewT`: solarize with p 0.2, no blur. */
 export function byolSmallGrayViewTPrime(size = 28): AugmentationConfig {
-  return byolView(size, 1, 0.1, 0.2, 0.2);
+  return byolView(size, 1, 0.0, 0.2, 0.2);
 }
