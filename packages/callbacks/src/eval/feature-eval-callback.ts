@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Min } from 'class-validator';
 import { Callback, type CallbackInit, type Experiment, type ImageDataset } from '@selfsup/core';
+import type { DatasetEvalResult } from './evaluate';
 import { resolveCallbackOptions } from './options';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -101,5 +102,34 @@ export abstract class FeatureEvalCallback<O extends FeatureEvalOptions> extends 
       );
     }
     return ds;
+  }
+}
+
+/**
+ * An evaluation that scores the encoder on a labelled `query` set using a labelled `bank`
+ * (kNN, linear probe): checks both at experimentStart, runs at the scheduled epoch ends,
+ * and keeps the latest result in `last`.
+ */
+export abstract class BankQueryEvalCallback<O extends BankQueryEvalOptions> extends FeatureEvalCallback<O> {
+  /** The most recent evaluation and the epoch it ran at. */
+  last: (DatasetEvalResult & { epoch: number }) | undefined;
+
+  /** Runs the evaluation; `report` logs what it found. */
+  protected abstract evaluate(encoder: tf.LayersModel, bank: ImageDataset, query: ImageDataset): Promise<DatasetEvalResult>;
+
+  protected abstract report(exp: AnyExperiment, result: DatasetEvalResult): void;
+
+  override onExperimentStart(exp: AnyExperiment): void {
+    this.requireModel(exp);
+    this.requireDataset(exp, this.options.bank, 'bank', true);
+    this.requireDataset(exp, this.options.query, 'query', true);
+  }
+
+  override async onEpochEnd(exp: AnyExperiment): Promise<void> {
+    if (!this.shouldRun(exp)) return;
+    const o = this.options;
+    const r = await this.evaluate(this.requireModel(exp), this.requireDataset(exp, o.bank, 'bank', true), this.requireDataset(exp, o.query, 'query', true));
+    this.report(exp, r);
+    this.last = { ...r, epoch: exp.state.epoch };
   }
 }

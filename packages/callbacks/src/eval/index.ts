@@ -16,7 +16,7 @@ export {
   type ProbeNormalization,
 } from './linear-probe';
 export { evaluateKnn, evaluateLinearProbe, type DatasetEvalOptions, type DatasetEvalResult } from './evaluate';
-export { FeatureEvalCallback, FeatureEvalOptions, BankQueryEvalOptions } from './feature-eval-callback';
+export { FeatureEvalCallback, FeatureEvalOptions, BankQueryEvalCallback, BankQueryEvalOptions } from './feature-eval-callback';
 export { KnnEvalCallback, KnnEvalOptions } from './knn-eval-callback';
 export { LinearProbeCallback, LinearProbeEvalOptions } from './linear-probe-callback';
 export { EmbeddingPlotCallback, EmbeddingPlotOptions, writeEmbeddingPlot, type EmbeddingPlotFiles } from './embedding-plot-callback';

@@ -1,7 +1,8 @@
 import { IsInt, IsNumber, IsPositive, Min } from 'class-validator';
-import { CallbackOrder, registerCallback, type CallbackInit } from '@selfsup/core';
+import type * as tf from '@tensorflow/tfjs';
+import { CallbackOrder, registerCallback, type CallbackInit, type ImageDataset } from '@selfsup/core';
 import { evaluateKnn, type DatasetEvalResult } from './evaluate';
-import { BankQueryEvalOptions, FeatureEvalCallback, type AnyExperiment } from './feature-eval-callback';
+import { BankQueryEvalCallback, BankQueryEvalOptions, type AnyExperiment } from './feature-eval-callback';
 
 export class KnnEvalOptions extends BankQueryEvalOptions {
   /** Neighbours that vote. */
@@ -26,31 +27,18 @@ export class KnnEvalOptions extends BankQueryEvalOptions {
   order: CallbackOrder.EVALUATION,
   description: 'weighted kNN accuracy (k=20, T=0.07) of the encoder on the val set, logged as knn_acc',
 })
-export class KnnEvalCallback extends FeatureEvalCallback<KnnEvalOptions> {
-  /** The most recent evaluation and the epoch it ran at. */
-  last: (DatasetEvalResult & { epoch: number }) | undefined;
-
+export class KnnEvalCallback extends BankQueryEvalCallback<KnnEvalOptions> {
   constructor(options: Partial<KnnEvalOptions> = {}, init: CallbackInit = {}) {
     super(KnnEvalOptions, options, init);
   }
 
-  override onExperimentStart(exp: AnyExperiment): void {
-    this.requireModel(exp);
-    this.requireDataset(exp, this.options.bank, 'bank', true);
-    this.requireDataset(exp, this.options.query, 'query', true);
+  protected evaluate(encoder: tf.LayersModel, bank: ImageDataset, query: ImageDataset): Promise<DatasetEvalResult> {
+    const o = this.options;
+    return evaluateKnn(encoder, bank, query, { k: o.k, temperature: o.temperature, batchSize: o.batchSize, bankLimit: o.bankLimit, queryLimit: o.queryLimit });
   }
 
-  override async onEpochEnd(exp: AnyExperiment): Promise<void> {
-    if (!this.shouldRun(exp)) return;
-    const o = this.options;
-    const r = await evaluateKnn(
-      this.requireModel(exp),
-      this.requireDataset(exp, o.bank, 'bank', true),
-      this.requireDataset(exp, o.query, 'query', true),
-      { k: o.k, temperature: o.temperature, batchSize: o.batchSize, bankLimit: o.bankLimit, queryLimit: o.queryLimit },
-    );
+  protected report(exp: AnyExperiment, r: DatasetEvalResult): void {
     exp.logMetric('knn_acc', r.top1);
     if (r.top5 !== undefined) exp.logMetric('knn_top5', r.top5);
-    this.last = { ...r, epoch: exp.state.epoch };
   }
 }

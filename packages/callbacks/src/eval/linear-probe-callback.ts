@@ -1,7 +1,8 @@
 import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, Min } from 'class-validator';
-import { CallbackOrder, registerCallback, type CallbackInit } from '@selfsup/core';
+import type * as tf from '@tensorflow/tfjs';
+import { CallbackOrder, registerCallback, type CallbackInit, type ImageDataset } from '@selfsup/core';
 import { evaluateLinearProbe, type DatasetEvalResult } from './evaluate';
-import { BankQueryEvalOptions, FeatureEvalCallback, type AnyExperiment } from './feature-eval-callback';
+import { BankQueryEvalCallback, BankQueryEvalOptions, type AnyExperiment } from './feature-eval-callback';
 import type { ProbeNormalization } from './linear-probe';
 
 export class LinearProbeEvalOptions extends BankQueryEvalOptions {
@@ -43,34 +44,22 @@ export class LinearProbeEvalOptions extends BankQueryEvalOptions {
   order: CallbackOrder.EVALUATION,
   description: 'logistic regression on frozen encoder features, logged as linear_acc',
 })
-export class LinearProbeCallback extends FeatureEvalCallback<LinearProbeEvalOptions> {
-  last: (DatasetEvalResult & { epoch: number }) | undefined;
-
+export class LinearProbeCallback extends BankQueryEvalCallback<LinearProbeEvalOptions> {
   constructor(options: Partial<LinearProbeEvalOptions> = {}, init: CallbackInit = {}) {
     super(LinearProbeEvalOptions, options, init);
   }
 
-  override onExperimentStart(exp: AnyExperiment): void {
-    this.requireModel(exp);
-    this.requireDataset(exp, this.options.bank, 'bank', true);
-    this.requireDataset(exp, this.options.query, 'query', true);
+  protected evaluate(encoder: tf.LayersModel, bank: ImageDataset, query: ImageDataset): Promise<DatasetEvalResult> {
+    const o = this.options;
+    return evaluateLinearProbe(encoder, bank, query, {
+      batchSize: o.batchSize,
+      bankLimit: o.bankLimit,
+      queryLimit: o.queryLimit,
+      probe: { epochs: o.epochs, lr: o.lr, weightDecay: o.weightDecay, batchSize: o.probeBatchSize, normalize: o.normalize, seed: o.seed },
+    });
   }
 
-  override async onEpochEnd(exp: AnyExperiment): Promise<void> {
-    if (!this.shouldRun(exp)) return;
-    const o = this.options;
-    const r = await evaluateLinearProbe(
-      this.requireModel(exp),
-      this.requireDataset(exp, o.bank, 'bank', true),
-      this.requireDataset(exp, o.query, 'query', true),
-      {
-        batchSize: o.batchSize,
-        bankLimit: o.bankLimit,
-        queryLimit: o.queryLimit,
-        probe: { epochs: o.epochs, lr: o.lr, weightDecay: o.weightDecay, batchSize: o.probeBatchSize, normalize: o.normalize, seed: o.seed },
-      },
-    );
+  protected report(exp: AnyExperiment, r: DatasetEvalResult): void {
     exp.logMetric('linear_acc', r.top1);
-    this.last = { ...r, epoch: exp.state.epoch };
   }
 }
