@@ -359,10 +359,10 @@ describe('output directory', () => {
     exp.dispose();
   });
 
-  it('on resume, appends to metrics.jsonl and plots the earlier steps too', async () => {
+  it('on resume, drops the rows logged after the checkpoint, appends, and plots the earlier steps too', async () => {
     const dir = path.join(tmp, 'resume');
     fs.mkdirSync(dir, { recursive: true });
-    // what a first process wrote before it was killed: steps 2, 4 kept, step 6 is redone
+    // what a first process wrote before it was killed: steps 2, 4 kept, step 6 is redone (and logged once)
     const earlier = [
       { type: 'step', epoch: 0, batch: 1, step: 2, time: 1, loss: 3 },
       { type: 'step', epoch: 0, batch: 3, step: 4, time: 2, loss: 'NaN' },
@@ -376,7 +376,7 @@ describe('output directory', () => {
     await exp.fit(data(), { epochs: 2, stepsPerEpoch: 3, logEvery: 2, callbacks: [new MetricsLoggerCallback({ tensorboard: false }), plots] });
     expect(plots.history.steps.map((s) => s.step)).toEqual([2, 4, 6]);
     expect(plots.history.steps[1].values.loss).toBeNaN();
-    expect(readJsonl(path.join(dir, 'metrics.jsonl')).map((r) => `${r.type}@${r.step}`)).toEqual(['step@2', 'step@4', 'step@6', 'step@6', 'epoch@7']);
+    expect(readJsonl(path.join(dir, 'metrics.jsonl')).map((r) => `${r.type}@${r.step}`)).toEqual(['step@2', 'step@4', 'step@6', 'epoch@7']);
     exp.dispose();
   });
 });

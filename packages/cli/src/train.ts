@@ -65,6 +65,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const overrides = [...(opts.overrides ?? [])];
   if (opts.maxSteps !== undefined) overrides.push(`trainer.maxSteps=${opts.maxSteps}`);
+  // the checkpoint callback restores it at experimentStart, right after target-init
+  if (resumeCheckpoint) overrides.push(`callbacks[checkpoint].resumeFrom=${JSON.stringify(resumeCheckpoint)}`);
   const defaults = CLI_DEFAULT_CALLBACKS.filter((n) => plugins.hasCallback(n)).map((name) => ({ name }));
   const resolved = await loadResolvedConfig({ file: configFile, overrides, plugins: opts.plugins, defaultCallbacks: defaults });
   const backend = await useBackend(resolved, opts.backend, io.err);
@@ -83,11 +85,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     (exp as unknown as { resolvedConfig: ResolvedConfig }).resolvedConfig = resolved;
     exp.datasets.set('train', data.train);
     if (data.val) exp.datasets.set('val', data.val);
-    if (resumeCheckpoint) {
-      const ckpt = run.callbacks.find((c) => c.name === 'checkpoint') as unknown as { resumeFrom?: string } | undefined;
-      if (!ckpt) throw new Error('--resume needs the checkpoint callback in the run');
-      ckpt.resumeFrom = resumeCheckpoint;
-    }
 
     const t = resolved.root.trainer;
     await exp.setup();

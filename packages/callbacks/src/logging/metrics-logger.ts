@@ -9,6 +9,8 @@ import {
   MetricsCsvWriter,
   registerCallback,
   TensorBoardWriter,
+  writeFileAtomicSync,
+  type CsvValue,
   type CallbackInit,
   type ExperimentEvents,
 } from '@selfsup/core';
@@ -63,8 +65,12 @@ const seconds = () => Date.now() / 1000;
  *
  * Steps are mirrored from the experiment's `log` observer event (no tensor reads of its
  * own); epoch rows from the `epochEnd` event, so they include what every callback logged.
- * Opening an existing run directory appends (resume); TensorBoard gets a new event file.
+ * Opening an existing run directory continues it (resume): rows logged after the checkpoint
+ * are dropped first, since the resumed run logs those steps again; TensorBoard gets a new
+ * event file.
  */
+const CSV_FIRST_COLUMNS = ['type', 'epoch', 'batch', 'step', 'time'];
+
 @registerCallback('metrics-logger', {
   options: MetricsLoggerOptions,
   order: CallbackOrder.LOGGING,
@@ -100,9 +106,10 @@ export class MetricsLoggerCallback extends Callback {
     this.dir = dir;
     try {
       fs.mkdirSync(dir, { recursive: true });
+      if (exp.state.globalStep > 0) dropRowsAfterResumePoint(dir, exp.state.epoch, exp.state.globalStep);
       this.jsonl = new JsonlWriter(path.join(dir, METRICS_JSONL));
       this.trainLog = new JsonlWriter(path.join(dir, TRAIN_LOG));
-      if (this.options.csv) this.csv = new MetricsCsvWriter(path.join(dir, METRICS_CSV), { firstColumns: ['type', 'epoch', 'batch', 'step', 'time'] });
+      if (this.options.csv) this.csv = new MetricsCsvWriter(path.join(dir, METRICS_CSV), { firstColumns: CSV_FIRST_COLUMNS });
       if (this.options.tensorboard) this.tb = new TensorBoardWriter(dir);
       this.tensorboardFile = this.tb?.filePath;
     } catch (err) {
@@ -193,4 +200,41 @@ function prefixed(prefix: string, values: Record<string, number>): Record<string
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(values)) out[prefix + k] = v;
   return out;
+}
+
+/**
+ * A resumed run redoes the steps logged after its checkpoint: drop those rows (and the rows
+ * of epochs it will run again) from metrics.jsonl and metrics.csv so each step and epoch
+ * appears once. Both files are rewritten atomically; the CSV is rebuilt from the JSON rows.
+ */
+function dropRowsAfterResumePoint(dir: string, epoch: number, step: number): void {
+  const jsonlPath = path.join(dir, METRICS_JSONL);
+  if (!fs.existsSync(jsonlPath)) return;
+  const lines = fs.readFileSync(jsonlPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const kept: string[] = [];
+  const rows: MetricsRow[] = [];
+  for (const line of lines) {
+    let row: MetricsRow;
+    try {
+      row = JSON.parse(line) as MetricsRow;
+    } catch {
+      continue; // a torn last line from the crash
+    }
+    const redone = Number(row.step) > step || (row.type === 'epoch' && Number(row.epoch) >= epoch);
+    if (redone) continue;
+    kept.push(line);
+    rows.push(row);
+  }
+  if (kept.length === lines.length) return;
+  writeFileAtomicSync(jsonlPath, kept.map((l) => `${l}\n`).join(''));
+  const csvPath = path.join(dir, METRICS_CSV);
+  if (fs.existsSync(csvPath)) {
+    const tmp = `${csvPath}.rebuild-${process.pid}`;
+    fs.rmSync(tmp, { force: true });
+    const csv = new MetricsCsvWriter(tmp, { firstColumns: CSV_FIRST_COLUMNS });
+    for (const r of rows) csv.write(r as Record<string, CsvValue>);
+    csv.sync();
+    csv.close();
+    fs.renameSync(tmp, csvPath);
+  }
 }
