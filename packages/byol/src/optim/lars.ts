@@ -56,11 +56,7 @@ export class LARS extends SlotOptimizer {
       const decay = tf.mul(tf.cast(adapt, 'float32'), this.weightDecay);
       d = tf.mul(tf.add(g, tf.mul(decay, w)), trust);
     }
-    const buf = this.slot(w, 'momentum');
-    const newBuf = tf.add(tf.mul(this.momentum, buf), d);
-    buf.assign(newBuf);
-    const step = this.nesterov ? tf.add(d, tf.mul(this.momentum, newBuf)) : newBuf;
-    w.assign(tf.sub(w, tf.mul(lr, step)));
+    this.momentumStep(w, d, lr, this.momentum, this.nesterov);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

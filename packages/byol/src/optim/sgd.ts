@@ -31,11 +31,7 @@ export class SGD extends SlotOptimizer {
       w.assign(tf.sub(w, tf.mul(lr, d)));
       return;
     }
-    const buf = this.slot(w, 'momentum');
-    const newBuf = tf.add(tf.mul(this.momentum, buf), d);
-    buf.assign(newBuf);
-    const step = this.nesterov ? tf.add(d, tf.mul(this.momentum, newBuf)) : newBuf;
-    w.assign(tf.sub(w, tf.mul(lr, step)));
+    this.momentumStep(w, d, lr, this.momentum, this.nesterov);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -77,6 +77,18 @@ export abstract class SlotOptimizer extends tf.Optimizer {
   /** Updates one variable in place; runs inside a tf.tidy. */
   protected abstract update(variable: tf.Variable, grad: tf.Tensor, ctx: StepContext): void;
 
+  /**
+   * torch-SGD momentum on an update direction d (dampening 0), shared by SGD and LARS:
+   * buf ← μ·buf + d; w ← w − lr·buf (nesterov: w ← w − lr·(d + μ·buf)).
+   */
+  protected momentumStep(w: tf.Variable, d: tf.Tensor, lr: number, momentum: number, nesterov: boolean): void {
+    const buf = this.slot(w, 'momentum');
+    const newBuf = tf.add(tf.mul(momentum, buf), d);
+    buf.assign(newBuf);
+    const step = nesterov ? tf.add(d, tf.mul(momentum, newBuf)) : newBuf;
+    w.assign(tf.sub(w, tf.mul(lr, step)));
+  }
+
   /** The slot tensor of a variable, created as zeros on first use. */
   protected slot(variable: tf.Variable, slotName: string): tf.Variable {
     const key = `${variable.name}/${slotName}`;
