@@ -8,6 +8,7 @@ import {
   loadLayersModelFromDir,
   recoverAtomicDir,
   restoreModelWeights,
+  type Experiment,
   type ResolvedConfig,
 } from '@selfsup/core';
 import { loadResolvedConfig, openData } from './context';
@@ -82,9 +83,7 @@ async function encoderFromCheckpoint(resolved: ResolvedConfig, dir: string): Pro
     const data = await openData(resolved, () => undefined);
     exp.datasets.set('train', data.train);
     await exp.setup();
-    const own = (exp as unknown as { encoder?: tf.LayersModel }).encoder;
-    const encoder = own ?? exp.models.get('online_encoder') ?? exp.models.get('encoder');
-    if (!encoder) throw new Error(`cannot tell which model is the encoder (models: ${[...exp.models.keys()].join(', ')})`);
+    const encoder = pickEncoder(exp);
     const name = [...exp.models.entries()].find(([, m]) => m === encoder)![0];
     restoreModelWeights(encoder, snapshot, name);
     exp.models.delete(name); // keep it alive past exp.dispose()
@@ -94,4 +93,12 @@ async function encoderFromCheckpoint(resolved: ResolvedConfig, dir: string): Pro
     exp.dispose();
     await run.dispose();
   }
+}
+
+/** The model a run exports as "the encoder": the method's `encoder` getter, else `online_encoder` or `encoder`. */
+export function pickEncoder(exp: Experiment<unknown, unknown>): tf.LayersModel {
+  const own = (exp as unknown as { encoder?: tf.LayersModel }).encoder;
+  const m = own ?? exp.models.get('online_encoder') ?? exp.models.get('encoder');
+  if (!m) throw new Error(`cannot tell which model is the encoder (models: ${[...exp.models.keys()].join(', ')}); name it "encoder" or give the experiment an "encoder" getter`);
+  return m;
 }

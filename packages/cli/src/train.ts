@@ -9,12 +9,12 @@ import {
   toYaml,
   writeEnvJson,
   writeFileAtomic,
-  type Experiment,
   type ImageBatch,
   type ResolvedConfig,
 } from '@selfsup/core';
 import { evaluateKnn, flattenPixels } from '@selfsup/callbacks';
 import { loadResolvedConfig, openData, stdio, useBackend, type Output, type RunData } from './context';
+import { pickEncoder } from './encoder';
 
 export interface TrainOptions {
   /** The YAML config (optional with `resume`: the run's config.resolved.yaml is used). */
@@ -42,12 +42,6 @@ export interface TrainResult {
 /** Callbacks every CLI run gets unless the config lists them itself. */
 const CLI_DEFAULT_CALLBACKS = ['metrics-logger', 'plots', 'progress', 'checkpoint'];
 
-function pickEncoder(exp: Experiment<unknown, unknown>): tf.LayersModel {
-  const own = (exp as unknown as { encoder?: tf.LayersModel }).encoder;
-  const m = own ?? exp.models.get('online_encoder') ?? exp.models.get('encoder');
-  if (!m) throw new Error(`cannot tell which model is the encoder (models: ${[...exp.models.keys()].join(', ')}); name it "encoder" or give the experiment an "encoder" getter`);
-  return m;
-}
 
 /** `selfsup train`: config → backend → data → run dir → fit → export → summary. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
