@@ -43,12 +43,6 @@ export async function loadResolvedConfig(opts: LoadOptions): Promise<ResolvedCon
     // CLI plugins resolve from the working directory, config ones from the config's folder
     plain.plugins = [...listed, ...opts.plugins.map((p) => (p.startsWith('.') ? path.resolve(p) : p))];
   }
-  // val: reads the same dataset as data: unless told otherwise (an image folder's val split)
-  const data = plain.data as Record<string, unknown> | undefined;
-  const val = plain.val as Record<string, unknown> | undefined;
-  if (data && val && typeof val === 'object' && val.path === undefined && data.path !== undefined && (val.name ?? data.name) === data.name) {
-    val.path = data.path;
-  }
   const cbs = Array.isArray(plain.callbacks) ? (plain.callbacks as Array<{ name?: unknown }>) : [];
   for (const d of opts.defaultCallbacks ?? []) {
     if (!cbs.some((c) => c && c.name === d.name)) cbs.push({ ...d });

@@ -107,6 +107,7 @@ export async function resolveConfig(plain: unknown, opts: ResolveConfigOptions =
     throw new ConfigError([{ path: '', value: plain, present: true, rule: 'a config must be a mapping of sections (method:, data:, trainer:, ...)' }], file);
   }
   const problems: ConfigProblem[] = [];
+  inheritValPath(plain);
 
   // Plugins first: they register the methods and callbacks named below.
   let loaded: LoadedPlugin[] = [];
@@ -214,4 +215,11 @@ export async function resolveConfig(plain: unknown, opts: ResolveConfigOptions =
     );
   }
   return new ResolvedConfig(root, method!, methodConfig, callbacks, loaded, file);
+}
+
+/** `val:` reads the same dataset as `data:` (an image folder's val split) unless it names its own path. */
+function inheritValPath(plain: Record<string, unknown>): void {
+  const { data, val } = plain;
+  if (!isPlainObject(data) || !isPlainObject(val)) return;
+  if (val.path === undefined && data.path !== undefined && (val.name ?? data.name) === data.name) val.path = data.path;
 }
