@@ -80,6 +80,12 @@ export class ExperimentState<C = unknown> {
   logs: LazyLogs = new LazyLogs();
   stopTraining = false;
   stopReason: string | undefined = undefined;
+  /**
+   * During an epoch's validation and epochEnd hooks: whether the epoch ran to its end (data
+   * exhausted or stepsPerEpoch reached) rather than being cut short by a stop. A checkpoint
+   * taken then resumes at the next epoch, or mid-epoch when false.
+   */
+  epochComplete = false;
 
   constructor(private readonly exp: Experiment<unknown, C>) {}
 
@@ -320,6 +326,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     } finally {
       acc.reset();
     }
+    st.epochComplete = complete;
 
     if (opts.validationData && this.valStep) await this.runValidation(opts.validationData);
 

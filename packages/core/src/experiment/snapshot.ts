@@ -264,16 +264,12 @@ function splitSlotName(
 /**
  * The counters a run resumes from when saved during epochEnd: past a completed epoch,
  * `{ epoch + 1, batchIndex: 0 }`; for an epoch cut short by a stop (or maxSteps), the live
- * `{ epoch, batchIndex }`, so the resumed run skips the batches already done. Mirrors the
- * loop's rule: an epoch is complete when it reached `stepsPerEpoch` or its data ran out —
- * i.e. unless it broke off because a stop was due.
+ * `{ epoch, batchIndex }`, so the resumed run skips the batches already done. Which of the
+ * two is the loop's own verdict, `state.epochComplete`.
  */
 export function countersAfterEpoch(exp: AnyExperiment): SnapshotCounters {
   const st = exp.state;
-  const spe = st.stepsPerEpoch;
-  const stopDue = st.stopTraining || (exp.maxSteps !== undefined && st.globalStep >= exp.maxSteps);
-  const complete = (spe !== undefined && st.batchIndex >= spe) || !stopDue;
-  return complete
+  return st.epochComplete
     ? { epoch: st.epoch + 1, globalStep: st.globalStep, batchIndex: 0 }
     : { epoch: st.epoch, globalStep: st.globalStep, batchIndex: st.batchIndex };
 }
