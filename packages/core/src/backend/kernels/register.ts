@@ -3,6 +3,7 @@ import { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFil
 import { identityKernel, sliceKernel, splitVKernel, unpackKernel } from './heap_views';
 import { meanKernel, sumKernel, tileKernel } from './reductions';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul';
+import { fusedBatchNormKernel } from './fused_batch_norm';
 import { asTensor, delegate, replaceWasmKernel, type KernelArgs, type KernelFunc } from './kernel_util';
 
 type Shape4 = [number, number, number, number];
@@ -77,6 +78,7 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, KernelFunc>> = {
   Tile: tileKernel,
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
+  FusedBatchNorm: fusedBatchNormKernel,
 };
 
 /**

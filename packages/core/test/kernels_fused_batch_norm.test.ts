@@ -1,0 +1,47 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, WASM_TRAINING_KERNELS } from '../src/backend';
+import { onBoth, relErr, seeded } from '../../../test/helpers/backend-compare';
+
+beforeAll(async () => {
+  await selectBackend('wasm', { threads: 2, log: () => undefined });
+});
+
+describe('FusedBatchNorm on wasm (XNNPACK multiply + add)', () => {
+  it('is the registered wasm kernel', () => {
+    expect(tf.getKernel('FusedBatchNorm', 'wasm')?.kernelFunc).toBe(WASM_TRAINING_KERNELS.FusedBatchNorm);
+  });
+
+  // [x shape, statistics shape, with offset, with scale]
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[2, 3, 4, 5], [5], true, true],
+    [[7, 6], [6], false, false],
+    [[7, 6], [6], true, false],
+    [[3, 2, 2, 17], [1], true, true], // size-1 statistics broadcast
+    [[3, 4], [1, 4], true, true],
+    [[2, 4], [2, 4], true, true], // full-size statistics: the stock kernel's case
+    [[1, 1, 1, 1], [1], true, true],
+  ];
+  it.each(cases)('x %j, statistics %j (offset %s, scale %s) equals the cpu backend', async (xs, ss, withOffset, withScale) => {
+    const { cpu, wasm } = await onBoth(() => {
+      const x = seeded(xs, 1, 3, 1);
+      const mean = seeded(ss, 2, 1);
+      const variance = seeded(ss, 3, 0.5, 1); // in [0.5, 1.5)
+      const offset = withOffset ? seeded(ss, 4) : undefined;
+      const scale = withScale ? seeded(ss, 5, 1, 1.5) : undefined;
+      return tf.batchNorm(x, mean, variance, offset, scale, 1e-3);
+    });
+    expect(relErr(wasm[0], cpu[0])).toBeLessThan(1e-6);
+  });
+
+  it('leaves no tensors behind', async () => {
+    await tf.setBackend('wasm');
+    const x = seeded([4, 3, 3, 8], 1);
+    const m = seeded([8], 2);
+    const v = seeded([8], 3, 0.1, 1);
+    const before = tf.memory().numTensors;
+    tf.batchNorm(x, m, v).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, m, v]);
+  });
+});
