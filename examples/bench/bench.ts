@@ -1,6 +1,6 @@
 // `npm run bench` — training-speed benchmark for selfsup on the current machine (not a test).
 //   node examples/dist/bench/bench.js [--threads N] [--batch 128] [--steps 3] [--kernel-batch 32]
-//        [--only kernels,train,byol] [--byol main,r18-w0.5,r18-w1] [--no-overhead]
+//        [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w1] [--no-overhead]
 //        [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile] [--compare-torch] [--json-only]
 //        [--baseline]   (stock matmul kernels and tf.layers batch-norm gradient, for A/B runs)
 // Default (a few minutes on 2 cores): conv kernels + the BYOL main-job step with its
@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@selfsup/core';
 import { benchKernels } from './kernels';
+import { benchCeiling } from './ceiling';
 import { benchTrainStep, type TrainRow } from './train';
 import { byolSection } from './byol';
 import { useBaselineKernels } from './baseline';
@@ -61,6 +62,14 @@ async function main(): Promise<void> {
     result.kernels = rows;
     say(`\nconv kernels, GFLOP/s (batch ${kernelBatch}, ${info.name}, ${info.threads} threads)`);
     say(table(rows as unknown as Record<string, unknown>[], ['layer', 'gflop', 'fwd', 'dx', 'dW']));
+  }
+
+  if (only.includes('ceiling')) {
+    const rows = benchCeiling(info.threads, 5, flag('compare-torch'));
+    result.ceiling = rows;
+    say(`\nceiling: GEMM and forward 3×3 conv, GFLOP/s (${info.name}, ${info.threads} threads; PyTorch with --compare-torch)`);
+    say(table(rows.map((r) => ({ ...r, torchGflops: r.torchGflops ?? '-', ratio: r.ratio ?? '-' })) as unknown as Record<string, unknown>[],
+      ['name', 'gflops', 'torchGflops', 'ratio']));
   }
 
   const train: TrainRow[] = [];
