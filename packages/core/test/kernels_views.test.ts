@@ -134,3 +134,32 @@ describe('tf.layers.batchNormalization in training mode', () => {
     tf.dispose(bn.getWeights());
   });
 });
+
+describe('heap GatherV2', () => {
+  // [x shape, indices, axis]
+  const cases: [number[], number[] | number[][], number][] = [
+    [[5, 2, 3, 4], [4, 0, 0, 2], 0], // samples of a batch, with a repeat (blocks ≥ 16)
+    [[6, 3], [5, 1], 0], // short rows (element loop)
+    [[2, 7, 3], [[6, 0], [3, 3]], 1], // 2-D indices along a middle axis
+    [[3, 9], [8, 0, 4], -1], // last axis
+    [[4, 5], [], 0], // no indices
+  ];
+  it.each(cases)('gather of %j at %j on axis %i equals the cpu result', async (shape, idx, axis) => {
+    const { cpu, wasm } = await onBoth(() => tf.gather(seeded(shape, 3), tf.tensor(idx as number[], undefined, 'int32'), axis));
+    expect(Array.from(wasm[0])).toEqual(Array.from(cpu[0]));
+  });
+
+  it('copies int32 bits exactly, keeps the shape, and leaves no tensors behind', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([[2147483647, -1], [-2147483648, 7]], [2, 2], 'int32');
+    const i = tf.tensor1d([1, 1, 0], 'int32');
+    const before = tf.memory().numTensors;
+    const g = tf.gather(x, i);
+    expect(g.dtype).toBe('int32');
+    expect(g.arraySync()).toEqual([[-2147483648, 7], [-2147483648, 7], [2147483647, -1]]);
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, i]);
+  });
+
+});

@@ -95,3 +95,45 @@ export function splitVKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] 
     return o;
   });
 }
+
+/**
+ * GatherV2 (batchDims 0) by block copies inside the heap. The stock kernel walks the output
+ * element by element; gathering whole samples of a batch (augmentations regroup them) is a
+ * memmove per index here. Other dtypes, batchDims and out-of-range indices go to the stock kernel.
+ */
+export function gatherKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+  const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims?: number };
+  if ((x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32' || (batchDims ?? 0) !== 0) {
+    return delegate('GatherV2', args, `dtype ${x.dtype}/${indices.dtype} or batchDims ${batchDims}`);
+  }
+  const be = wasmBackend(args);
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const dim = x.shape[ax];
+  const idx = be.typedArrayFromHeap(indices) as Int32Array;
+  for (let i = 0; i < idx.length; i++) {
+    if (idx[i] < 0 || idx[i] >= dim) return delegate('GatherV2', args, `index ${idx[i]} outside [0, ${dim})`);
+  }
+  const picked = Array.from(idx);
+  const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+  const out = be.makeOutput(outShape, x.dtype);
+  if (tf.util.sizeFromShape(outShape) === 0) return out;
+  const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
+  // one integer view of the whole heap (taken after makeOutput, which may grow it): 4-byte
+  // elements copied as bits, so float NaN payloads survive
+  const xv = be.typedArrayFromHeap(x);
+  const heap = new Int32Array(xv.buffer);
+  const src = xv.byteOffset / 4;
+  let o = be.typedArrayFromHeap(out).byteOffset / 4;
+  for (let b = 0; b < outer; b++) {
+    const base = src + b * dim * inner;
+    for (const k of picked) {
+      const s = base + k * inner;
+      if (inner >= 16) heap.copyWithin(o, s, s + inner);
+      else for (let j = 0; j < inner; j++) heap[o + j] = heap[s + j];
+      o += inner;
+    }
+  }
+  return out;
+}

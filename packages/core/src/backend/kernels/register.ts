@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './conv_grads';
-import { identityKernel, sliceKernel, splitVKernel, unpackKernel } from './heap_views';
+import { gatherKernel, identityKernel, sliceKernel, splitVKernel, unpackKernel } from './heap_views';
 import { meanKernel, sumKernel, tileKernel } from './reductions';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul';
 import { fusedBatchNormKernel } from './fused_batch_norm';
@@ -73,6 +73,7 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, KernelFunc>> = {
   Slice: sliceKernel,
   Unpack: unpackKernel,
   SplitV: splitVKernel,
+  GatherV2: gatherKernel,
   Sum: sumKernel,
   Mean: meanKernel,
   Tile: tileKernel,
