@@ -161,5 +161,4 @@ describe('heap GatherV2', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, i]);
   });
-
 });
