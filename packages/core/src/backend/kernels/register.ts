@@ -4,6 +4,7 @@ import { gatherKernel, identityKernel, sliceKernel, splitVKernel, unpackKernel }
 import { meanKernel, sumKernel, tileKernel } from './reductions';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul';
 import { fusedBatchNormKernel } from './fused_batch_norm';
+import { powKernel } from './elementwise';
 import { asTensor, delegate, replaceWasmKernel, type KernelArgs, type KernelFunc } from './kernel_util';
 
 type Shape4 = [number, number, number, number];
@@ -80,6 +81,7 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, KernelFunc>> = {
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
   FusedBatchNorm: fusedBatchNormKernel,
+  Pow: powKernel,
 };
 
 /**

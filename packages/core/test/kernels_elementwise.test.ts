@@ -10,6 +10,7 @@ beforeAll(async () => {
 describe('FusedBatchNorm on wasm (XNNPACK multiply + add)', () => {
   it('is the registered wasm kernel', () => {
     expect(tf.getKernel('FusedBatchNorm', 'wasm')?.kernelFunc).toBe(WASM_TRAINING_KERNELS.FusedBatchNorm);
+    expect(tf.getKernel('Pow', 'wasm')?.kernelFunc).toBe(WASM_TRAINING_KERNELS.Pow);
   });
 
   // [x shape, statistics shape, with offset, with scale]
@@ -43,5 +44,36 @@ describe('FusedBatchNorm on wasm (XNNPACK multiply + add)', () => {
     tf.batchNorm(x, m, v).dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, m, v]);
+  });
+});
+
+describe('Pow on wasm', () => {
+  // [base shape, exponent shape, exponent]
+  const cases: [number[], number[], number][] = [
+    [[3, 4, 5], [], 2],
+    [[7], [1], 2],
+    [[], [], 2],
+    [[2, 3], [], 3], // stock kernel
+    [[2, 3], [], 0.5], // stock kernel
+    [[2, 3], [3], 2], // a vector exponent: stock kernel
+  ];
+  it.each(cases)('base %j to an exponent of shape %j (%d) equals the cpu backend', async (as, bs, e) => {
+    const { cpu, wasm } = await onBoth(() => {
+      const a = seeded(as, 1, 2, e === 0.5 ? 2.5 : 0); // positive bases for the square root
+      return tf.pow(a, tf.fill(bs, e));
+    });
+    expect(wasm[0].length).toBe(cpu[0].length);
+    expect(relErr(wasm[0], cpu[0])).toBeLessThan(1e-6);
+  });
+
+  it('keeps gradients (d/dx x² = 2x) and leaves no tensors behind', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([-1.5, 0, 2]);
+    const before = tf.memory().numTensors;
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.pow(v, 2)))(x);
+    expect(Array.from(g.dataSync())).toEqual([-3, 0, 4]);
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
   });
 });
