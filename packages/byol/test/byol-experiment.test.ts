@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { CallbackOrder, onBatchEnd, onExperimentStart, plugins } from '@selfsup/core';
 import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
-import { BYOL_MODELS, ByolExperiment } from '../src';
+import { AugmentationPipeline, BYOL_MODELS, ByolExperiment } from '../src';
 
 // Conv gradients on the plain cpu backend: tiny shapes only.
 beforeAll(async () => {
@@ -103,5 +103,79 @@ describe('ByolExperiment', () => {
     const a = await firstLoss(1);
     expect(await firstLoss(1)).toBe(a);
     expect(await firstLoss(2)).not.toBe(a);
+  });
+
+  describe('optimizer.microBatches', () => {
+    // identity views, so that part i of a split batch is exactly the batch of its images alone
+    const make = (microBatches: number) =>
+      new ByolExperiment({
+        ...tiny().config,
+        augment: { t: new AugmentationPipeline({}), tPrime: new AugmentationPipeline({}) },
+        optimizer: { name: 'sgd', lr: 0.05, scaleLr: false, momentum: 0, microBatches },
+      });
+    // a fresh tensor per call: the loop disposes the batches it is given
+    const batch = () => tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
+    /** One step on `x`; returns the change of every trainable weight and the logged loss. */
+    const oneStep = async (exp: ByolExperiment, x: tf.Tensor4D) => {
+      await exp.setup();
+      const before = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
+      let loss = NaN;
+      const counts: number[] = [];
+      exp.addCallback(new TargetInitCallback(), onBatchEnd({ name: 'l' })(async (e) => {
+        loss = (await e.state.logs.get('loss'))!;
+        counts.push(tf.memory().numTensors);
+      }));
+      await exp.fit(function* () { for (let i = 0; i < 3; i++) yield x.clone(); }, { epochs: 1, maxSteps: 3 });
+      x.dispose();
+      const after = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
+      exp.dispose();
+      return { delta: after.map((w, i) => w.map((v, j) => v - before[i][j])), loss, counts };
+    };
+
+    it('averages the gradients of the parts: the update equals the mean of the updates of each half alone', async () => {
+      // one step each (maxSteps counts steps; stop after the first)
+      const step = async (micro: number, x: tf.Tensor4D) => {
+        const exp = make(micro);
+        await exp.setup();
+        const before = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
+        exp.addCallback(new TargetInitCallback());
+        await exp.fit(function* () { yield x; }, { epochs: 1 });
+        const after = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
+        exp.dispose();
+        return after.map((w, i) => w.map((v, j) => v - before[i][j]));
+      };
+      const [h1, h2] = tf.split(batch(), 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+      const split = await step(2, batch());
+      const a = await step(1, h1);
+      const b = await step(1, h2);
+      let maxDelta = 0;
+      let maxErr = 0;
+      split.forEach((w, i) => w.forEach((v, j) => {
+        maxDelta = Math.max(maxDelta, Math.abs(v));
+        maxErr = Math.max(maxErr, Math.abs(v - (a[i][j] + b[i][j]) / 2));
+      }));
+      expect(maxDelta).toBeGreaterThan(1e-4); // the step did move the weights
+      expect(maxErr / maxDelta).toBeLessThan(1e-4);
+      // and a whole-batch step is a different update (batch norm sees 8 rows, not 4)
+      const whole = await step(1, batch());
+      const diff = Math.max(...whole.flatMap((w, i) => w.map((v, j) => Math.abs(v - split[i][j]))));
+      expect(diff / maxDelta).toBeGreaterThan(1e-3);
+    });
+
+    it('keeps the tensor count flat across steps and logs a finite loss', async () => {
+      const r = await oneStep(make(2), batch());
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.counts).toHaveLength(3);
+      expect(new Set(r.counts.slice(1)).size).toBe(1);
+    });
+
+    it('rejects more micro-batches than images with the numbers to fix it', async () => {
+      const exp = make(5);
+      exp.addCallback(new TargetInitCallback());
+      await expect(exp.fit(function* () { yield batch(); }, { epochs: 1 })).rejects.toThrow(
+        'ByolExperiment: optimizer.microBatches (5) is larger than the batch (4); use at most 4',
+      );
+      exp.dispose();
+    });
   });
 });

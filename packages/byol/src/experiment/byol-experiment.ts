@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Experiment, registerMethod, type ImageBatch, type StepLogs } from '@selfsup/core';
+import { accumulateGradients, Experiment, registerMethod, splitBatch, type ImageBatch, type StepLogs } from '@selfsup/core';
 import { AugmentationPipeline, buildViewPipelines, twoViews } from '../augment';
 import { symmetricByolLoss, zStd } from '../loss';
 import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
@@ -101,7 +101,7 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   }
 
   protected override configureOptimizer(): tf.Optimizer {
-    const { scaleLr, lr, ...rest } = this.optimizerConfig;
+    const { scaleLr, lr, microBatches: _micro, ...rest } = this.optimizerConfig;
     const bs = this.batchSize;
     if (scaleLr && !bs) throw new Error('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
     this.baseLearningRate = scaleLr ? scaleLrByBatch(lr!, bs!) : lr!;
@@ -152,6 +152,8 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     const images = batch instanceof tf.Tensor ? batch : batch.images;
     const n = images.shape[0];
     const both = this.views(images);
+    const micro = this.optimizerConfig.microBatches ?? 1;
+    if (micro > 1) return this.microBatchStep(both, n, micro);
     const targetEnc = this.model(BYOL_MODELS.targetEncoder);
     const targetProj = this.model(BYOL_MODELS.targetProjector);
     const enc = this.model(BYOL_MODELS.onlineEncoder);
@@ -172,6 +174,47 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
       return symmetricByolLoss(p1, zT2, p2, zT1);
     }, this.trainableVariables());
     return { loss, z_std: zs!, lr: (this.optimizer as SlotOptimizer).learningRate };
+  }
+
+  /**
+   * The same step over `micro` parts of the batch: the views are drawn for the whole batch
+   * (the same augmentations as without splitting), then part i takes rows i of both views;
+   * each part runs the target forward, the online forward and backward on its own, and the
+   * optimizer applies the mean gradient once. z_std is the mean over parts.
+   */
+  private microBatchStep(both: tf.Tensor4D, n: number, micro: number): StepLogs {
+    if (micro > n) {
+      throw new Error(`ByolExperiment: optimizer.microBatches (${micro}) is larger than the batch (${n}); use at most ${n}`);
+    }
+    if (!this.optimizer) throw new Error('ByolExperiment: no optimizer; call setup() or fit() first');
+    const [v1, v2] = tf.split(both, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+    const parts1 = splitBatch(v1, micro);
+    const parts2 = splitBatch(v2, micro);
+    const targetEnc = this.model(BYOL_MODELS.targetEncoder);
+    const targetProj = this.model(BYOL_MODELS.targetProjector);
+    const enc = this.model(BYOL_MODELS.onlineEncoder);
+    const proj = this.model(BYOL_MODELS.onlineProjector);
+    const pred = this.model(BYOL_MODELS.predictor);
+    const inputs = parts1.map((p1, i) => tf.concat([p1, parts2[i]], 0));
+    // Target projections first, outside the gradient tape (which would keep the target's
+    // activations alive for a backward pass it never needs); each part is its own batch for BN.
+    const targets = inputs.map((x) => tf.tidy(() => targetProj.apply(targetEnc.apply(x, { training: true }), { training: true }) as tf.Tensor2D));
+    const zStds: tf.Scalar[] = [];
+    const { loss, grads } = accumulateGradients((i) => {
+      const x = inputs[i];
+      const k = parts1[i].shape[0];
+      const [zT1, zT2] = tf.split(targets[i], [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
+      const zo = proj.apply(enc.apply(x, { training: true }), { training: true }) as tf.Tensor2D;
+      const p = pred.apply(zo, { training: true }) as tf.Tensor2D;
+      const [p1, p2] = tf.split(p, [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
+      zStds.push(tf.keep(zStd(zo)));
+      return symmetricByolLoss(p1, zT2, p2, zT1);
+    }, this.trainableVariables(), micro);
+    this.optimizer.applyGradients(grads);
+    tf.dispose([...Object.values(grads), ...targets, ...inputs]);
+    const zs = tf.tidy(() => tf.div(tf.addN(zStds), micro) as tf.Scalar);
+    tf.dispose(zStds);
+    return { loss, z_std: zs, lr: (this.optimizer as SlotOptimizer).learningRate };
   }
 }
 

@@ -95,6 +95,17 @@ export class ByolOptimizerConfig {
   @IsOptional()
   @IsNumber()
   epsilon?: number;
+
+  /**
+   * Split every batch into this many micro-batches, each with its own forward and backward
+   * pass, and average their gradients before the one optimizer step: peak activation memory
+   * is that of batch/microBatches (the wasm heap is 4 GB; see docs/performance.md). Batch
+   * norm then normalises per micro-batch, as gradient accumulation does in PyTorch. Default 1.
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  microBatches?: number;
 }
 
 /** The config sections the `byol` method owns, validated when a YAML config names it. */
