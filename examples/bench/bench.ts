@@ -1,6 +1,6 @@
 // `npm run bench` — training-speed benchmark for selfsup on the current machine (not a test).
 //   node examples/dist/bench/bench.js [--threads N] [--batch 128] [--steps 3] [--kernel-batch 32]
-//        [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w1] [--no-overhead]
+//        [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w0.5-gray,r18-w1] [--no-overhead]
 //        [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile] [--compare-torch] [--json-only]
 //        [--baseline]   (stock matmul kernels and tf.layers batch-norm gradient, for A/B runs)
 // Default (a few minutes on 2 cores): conv kernels + the BYOL main-job step with its

@@ -71,10 +71,11 @@ async function benchOne(cfg: ByolBenchConfig, key: string, ctx: ByolContext): Pr
     batchSize: cfg.batch,
     seed: 0,
     model: { backbone: 'resnet18', stem: 'cifar', width: cfg.width, projectorHiddenDim: cfg.heads[0], projectorDim: cfg.heads[1], predictorHiddenDim: cfg.heads[0] },
-    optimizer: { ...cfg.optimizer, scaleLr: true },
+    optimizer: { ...cfg.optimizer, scaleLr: true, microBatches: cfg.microBatches },
   });
   exp.addCallback(new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.99, bnStats: 'ema' }));
-  const bare = ctx.overhead ? await createBareByol(cfg) : undefined;
+  // the bare loop does not split batches: no overhead figure for micro-batched rows
+  const bare = ctx.overhead && !cfg.microBatches ? await createBareByol(cfg) : undefined;
   const images = tf.randomUniform([cfg.batch, ...cfg.input], 0, 1, 'float32', 7) as tf.Tensor4D;
   const total = steps + 1; // step 0 warms up kernels, optimizer slots and the bare loop
   const prof = ctx.profile ? installKernelProfiler() : undefined;

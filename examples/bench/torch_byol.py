@@ -5,14 +5,15 @@
 # excluded), EMA of every target weight and BN statistic. The two views are fixed random
 # tensors: a PyTorch pipeline augments in DataLoader workers, outside the step (selfsup's
 # step includes its augmentations; bench reports their time separately).
-# usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w1)
+# usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w0.5-gray | r18-w1)
 import json, os, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
 
 threads, config, batch, steps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
 CONFIGS = {
-    "main": dict(width=0.25, size=28, channels=1, heads=(1024, 128)),
+    "main": dict(width=0.125, size=28, channels=1, heads=(1024, 128)),
+    "r18-w0.5-gray": dict(width=0.5, size=28, channels=1, heads=(4096, 256)),
     "r18-w0.5": dict(width=0.5, size=32, channels=3, heads=(4096, 256)),
     "r18-w1": dict(width=1.0, size=32, channels=3, heads=(4096, 256)),
 }
