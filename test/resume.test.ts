@@ -112,6 +112,13 @@ describe('exact resume of a BYOL run (in-process)', () => {
     // every weight (online, target, BN statistics), every LARS slot and the step counter
     expect(await state(b)).toEqual(await state(straight));
     expect(b.augmentRng.getState()).toEqual(straight.augmentRng.getState());
+    // one History row per epoch, with the whole epoch's means (a mid-epoch resume merges the
+    // checkpoint's partial row with the rest of the epoch, weighted by steps)
+    expect(b.history.epoch).toEqual(straight.history.epoch);
+    expect(Object.keys(b.history.history).sort()).toEqual(Object.keys(straight.history.history).sort());
+    for (const [k, col] of Object.entries(straight.history.history)) {
+      b.history.history[k].forEach((v, i) => expect(v, `${k}[${i}]`).toBeCloseTo(col[i], 6));
+    }
     expect(new Set(counts.slice(1)).size).toBe(1);
     straight.dispose();
     b.dispose();

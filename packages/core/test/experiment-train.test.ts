@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { Experiment, LeakGuard, onBatchEnd, onEpochEnd, Rng, type StepLogs } from '../src';
+import { Experiment, History, LeakGuard, onBatchEnd, onEpochEnd, Rng, type StepLogs } from '../src';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -174,5 +174,20 @@ describe('a tiny subclass trains', () => {
       'loss is NaN at step 3 (epoch 0, batch 2); training stopped.',
     );
     exp.dispose();
+  });
+});
+
+describe('History', () => {
+  it('keeps one row per epoch: recording the last epoch again replaces its row', () => {
+    const h = new History();
+    h.record(0, { loss: 2, knn_acc: 0.5 });
+    h.record(1, { loss: 1.5, partial_only: 9 });
+    expect(h.lastRowOf(1)).toEqual({ loss: 1.5, knn_acc: NaN, partial_only: 9 });
+    expect(h.lastRowOf(0)).toBeUndefined();
+    h.record(1, { loss: 1.2, knn_acc: 0.6 });
+    expect(h.toJSON()).toEqual({ epoch: [0, 1], history: { loss: [2, 1.2], knn_acc: [0.5, 0.6] } });
+    // a new fit that starts again at epoch 0 appends
+    h.record(0, { loss: 3 });
+    expect(h.epoch).toEqual([0, 1, 0]);
   });
 });

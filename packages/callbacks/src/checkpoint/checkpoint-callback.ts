@@ -164,8 +164,9 @@ export class CheckpointCallback extends Callback {
     const complete = counters.epoch === epoch + 1;
     const written = await this.write(exp, {
       counters,
-      // the loop records this epoch's History row only after epochEnd; a resumed run skips the epoch
-      pendingEpoch: complete ? { epoch, metrics: { ...metrics } } : undefined,
+      // The loop records this epoch's History row only after epochEnd. A stop mid-epoch saves
+      // the partial row too: the resumed run merges it with the rest of the epoch (by steps).
+      pendingEpoch: { epoch, metrics: { ...metrics } },
       extra: { monitor, mode: this.options.mode, value: value ?? null, epoch },
     }, (dirs) => {
       if (this.options.saveLast) dirs.push('last');

@@ -322,7 +322,17 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
       if (st.batchIndex === skip && skip === 0) {
         throw new Error(`epoch ${epoch} produced no batches: the data source is empty (or a one-shot iterable already used up — pass a factory (ctx) => iterable)`);
       }
-      Object.assign(st.epochMetrics, await acc.flush());
+      const means = await acc.flush();
+      // Resumed mid-epoch: the checkpoint's History row of this epoch holds the means of its
+      // first `skip` steps; weight both parts by their steps so the row is the epoch's mean.
+      const earlier = skip > 0 ? this.history.lastRowOf(epoch) : undefined;
+      const ran = st.batchIndex - skip;
+      if (earlier) {
+        for (const [k, v] of Object.entries(means)) {
+          if (Number.isFinite(earlier[k])) means[k] = (earlier[k] * skip + v * ran) / (skip + ran);
+        }
+      }
+      Object.assign(st.epochMetrics, means);
     } finally {
       acc.reset();
     }

@@ -1,9 +1,14 @@
-/** Per-epoch metrics of a fit, like Keras' History: `history.history.loss[e]` is epoch e's mean. */
+/**
+ * Per-epoch metrics of a fit, like Keras' History: `history.history.loss[e]` is epoch e's
+ * mean. One row per epoch: recording the epoch of the last row again (an epoch resumed from
+ * a mid-epoch checkpoint) replaces that row.
+ */
 export class History {
   readonly epoch: number[] = [];
   readonly history: Record<string, number[]> = {};
 
   record(epoch: number, metrics: Record<string, number>): void {
+    if (this.epoch.length > 0 && this.epoch[this.epoch.length - 1] === epoch) this.dropLast();
     const row = this.epoch.length;
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(metrics)) {
@@ -12,6 +17,22 @@ export class History {
       col.push(v);
     }
     for (const col of Object.values(this.history)) while (col.length < row + 1) col.push(NaN);
+  }
+
+  /** The metrics of the last row when it is `epoch`'s (NaN: not recorded), else undefined. */
+  lastRowOf(epoch: number): Record<string, number> | undefined {
+    const row = this.epoch.length - 1;
+    if (row < 0 || this.epoch[row] !== epoch) return undefined;
+    return Object.fromEntries(Object.entries(this.history).map(([k, col]) => [k, col[row]]));
+  }
+
+  private dropLast(): void {
+    this.epoch.pop();
+    const rows = this.epoch.length;
+    for (const [k, col] of Object.entries(this.history)) {
+      col.length = rows;
+      if (col.every((v) => Number.isNaN(v))) delete this.history[k];
+    }
   }
 
   /** The last epoch's value of a metric, or undefined. */
