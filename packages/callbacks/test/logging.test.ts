@@ -381,6 +381,35 @@ describe('output directory', () => {
   });
 });
 
+describe('metrics-logger after a kill between an epoch checkpoint and its metrics row', () => {
+  it('rebuilds the missing epoch row from the checkpoint\'s History, once', async () => {
+    const dir = path.join(tmp, 'resume-missing-row');
+    fs.mkdirSync(dir, { recursive: true });
+    // epoch 0 (3 steps) ended and was checkpointed; the process died before its metrics row
+    const earlier = [
+      { type: 'step', epoch: 0, batch: 1, step: 2, time: 1, loss: 3 },
+    ];
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), earlier.map((r) => JSON.stringify(r) + '\n').join(''));
+    const resume = async () => {
+      const exp = new Toy(dir);
+      exp.state.globalStep = 3;
+      exp.state.epoch = 1;
+      exp.history.record(0, { loss: 2.5, knn_acc: 0.75 });
+      await exp.fit(data(), { epochs: 2, stepsPerEpoch: 3, logEvery: 2, callbacks: [new MetricsLoggerCallback({ tensorboard: false })] });
+      exp.dispose();
+    };
+    await resume();
+    const rows = readJsonl(path.join(dir, 'metrics.jsonl'));
+    expect(rows.map((r) => `${r.type}@${r.step}`)).toEqual(['step@2', 'epoch@3', 'step@4', 'step@6', 'epoch@6']);
+    expect(rows[1]).toMatchObject({ type: 'epoch', epoch: 0, step: 3, loss: 2.5, knn_acc: 0.75 });
+    // the CSV has it too (header, the rebuilt row and this process's three; the first process wrote no CSV)
+    expect(fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 4);
+    // resuming again from the same checkpoint finds the row and does not add a second one
+    await resume();
+    expect(readJsonl(path.join(dir, 'metrics.jsonl')).map((r) => `${r.type}@${r.step}`)).toEqual(['step@2', 'epoch@3', 'step@4', 'step@6', 'epoch@6']);
+  });
+});
+
 describe('progress bar', () => {
   it('on a TTY rewrites one line with \\r and a bar, and ends lines it interrupts', async () => {
     const exp = new Toy();

@@ -66,8 +66,9 @@ const seconds = () => Date.now() / 1000;
  * Steps are mirrored from the experiment's `log` observer event (no tensor reads of its
  * own); epoch rows from the `epochEnd` event, so they include what every callback logged.
  * Opening an existing run directory continues it (resume): rows logged after the checkpoint
- * are dropped first, since the resumed run logs those steps again; TensorBoard gets a new
- * event file.
+ * are dropped first, since the resumed run logs those steps again, and an epoch row lost to a
+ * kill between that epoch's checkpoint and its row is rebuilt from the checkpoint's History;
+ * TensorBoard gets a new event file.
  */
 const CSV_FIRST_COLUMNS = ['type', 'epoch', 'batch', 'step', 'time'];
 
@@ -104,9 +105,11 @@ export class MetricsLoggerCallback extends Callback {
     this.close(); // a second fit of the same callback starts from a clean slate
     const dir = resolveOutputDir(exp, this.options.dir, this.name);
     this.dir = dir;
+    let missing: MetricsRow | undefined;
     try {
       fs.mkdirSync(dir, { recursive: true });
       if (exp.state.globalStep > 0) dropRowsAfterResumePoint(dir, exp.state.epoch, exp.state.globalStep);
+      if (exp.state.globalStep > 0) missing = missingEpochRow(dir, exp);
       this.jsonl = new JsonlWriter(path.join(dir, METRICS_JSONL));
       this.trainLog = new JsonlWriter(path.join(dir, TRAIN_LOG));
       if (this.options.csv) this.csv = new MetricsCsvWriter(path.join(dir, METRICS_CSV), { firstColumns: CSV_FIRST_COLUMNS });
@@ -116,6 +119,7 @@ export class MetricsLoggerCallback extends Callback {
       this.close();
       throw new Error(`cannot open the log files in "${dir}": ${(err as Error).message}`, { cause: err });
     }
+    if (missing) this.writeRow(missing);
     this.startedAt = Date.now();
     const st = exp.state;
     this.event('info', 'start', {
@@ -200,6 +204,34 @@ function prefixed(prefix: string, values: Record<string, number>): Record<string
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(values)) out[prefix + k] = v;
   return out;
+}
+
+/**
+ * The checkpoint of an epoch is written before that epoch's metrics row (callbacks run before
+ * the loop's epochEnd event), so a process killed in between resumes from a checkpoint whose
+ * History has a row that metrics.jsonl lacks. That row, rebuilt from the History (its step is
+ * the resume step: the checkpoint was taken at that epoch's end), or undefined.
+ */
+function missingEpochRow(dir: string, exp: LoggingExperiment): MetricsRow | undefined {
+  const st = exp.state;
+  const epoch = st.epoch - 1;
+  if (st.batchIndex !== 0 || epoch < 0) return undefined;
+  const metrics = exp.history.lastRowOf(epoch);
+  if (!metrics) return undefined;
+  const jsonlPath = path.join(dir, METRICS_JSONL);
+  if (fs.existsSync(jsonlPath)) {
+    for (const line of fs.readFileSync(jsonlPath, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const row = JSON.parse(line) as MetricsRow;
+        if (row.type === 'epoch' && Number(row.epoch) === epoch) return undefined;
+      } catch {
+        // a torn line
+      }
+    }
+  }
+  const values = Object.fromEntries(Object.entries(metrics).filter(([, v]) => !Number.isNaN(v)));
+  return { type: 'epoch', epoch, step: st.globalStep, time: seconds(), ...metricsOnly(values) };
 }
 
 /**
