@@ -3,10 +3,11 @@
 //        [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w0.5-gray,r18-w1] [--no-overhead]
 //        [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile] [--compare-torch] [--json-only]
 //        [--baseline]   (stock matmul kernels and tf.layers batch-norm gradient, for A/B runs)
-// Default (a few minutes on 2 cores): conv kernels + the BYOL main-job step with its
-// framework overhead. `--only byol` runs just the BYOL part; `--byol r18-w0.5,r18-w1` adds
-// the ResNet-18 32×32×3 configurations (minutes per step at width 1); `--only train` runs the
-// supervised step. Prints a table per section and, last, one JSON document with every figure.
+// Default (about a minute on 2 cores): conv kernels, the GEMM/conv ceiling, and the BYOL
+// main-job step with its framework overhead. `--only byol` runs just the BYOL part;
+// `--byol r18-w0.5,r18-w0.5-gray,r18-w1` adds the ResNet-18 configurations (20+ s per step at
+// width 1, in 4 micro-batches); `--only train` runs the supervised step; `--compare-torch`
+// adds PyTorch's figures for the ceiling and BYOL rows. Prints a table per section and, last, one JSON document with every figure.
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@selfsup/core';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const batch = Number(arg('batch', '128'));
   const steps = Number(arg('steps', '3'));
   const kernelBatch = Number(arg('kernel-batch', '32'));
-  const only = arg('only', 'kernels,byol').split(',');
+  const only = arg('only', 'kernels,ceiling,byol').split(',');
   const byolConfigs = arg('byol', 'main').split(',');
   const widths = arg('widths', '64,32').split(',').map(Number);
   const inputs = arg('inputs', '32x32x3,28x28x1').split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
