@@ -169,13 +169,23 @@ describe('ByolExperiment', () => {
       expect(new Set(r.counts.slice(1)).size).toBe(1);
     });
 
-    it('rejects more micro-batches than images with the numbers to fix it', async () => {
+    it('rejects more micro-batches than the batch size before training, with the numbers to fix it', async () => {
       const exp = make(5);
       exp.addCallback(new TargetInitCallback());
       await expect(exp.fit(function* () { yield batch(); }, { epochs: 1 })).rejects.toThrow(
-        'ByolExperiment: optimizer.microBatches (5) is larger than the batch (4); use at most 4',
+        'ByolExperiment: optimizer.microBatches (5) is larger than the batch size (4); use at most 4',
       );
+      expect(exp.state.globalStep).toBe(0);
       exp.dispose();
+    });
+
+    it('splits a short last batch into one part per image', async () => {
+      const full = batch();
+      const small = tf.slice(full, [0], [3]) as tf.Tensor4D; // 3 images, microBatches 4
+      full.dispose();
+      const r = await oneStep(make(4), small);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.delta.some((w) => w.some((v) => v !== 0))).toBe(true);
     });
   });
 });

@@ -105,6 +105,9 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     const bs = this.batchSize;
     if (scaleLr && !bs) throw new Error('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
     this.baseLearningRate = scaleLr ? scaleLrByBatch(lr!, bs!) : lr!;
+    if (_micro !== undefined && bs !== undefined && _micro > bs) {
+      throw new Error(`ByolExperiment: optimizer.microBatches (${_micro}) is larger than the batch size (${bs}); use at most ${bs}`);
+    }
     const opts = stripUndefined({ ...rest, lr: this.baseLearningRate }) as OptimizerConfig;
     // options another optimizer would take are left out rather than rejected: defaults are LARS'
     if (opts.name !== 'lars') {
@@ -180,12 +183,12 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
    * The same step over `micro` parts of the batch: the views are drawn for the whole batch
    * (the same augmentations as without splitting), then part i takes rows i of both views;
    * each part runs the target forward, the online forward and backward on its own, and the
-   * optimizer applies the mean gradient once. z_std is the mean over parts.
+   * optimizer applies the mean gradient once. z_std is the mean over parts. A batch smaller
+   * than `microBatches` is split into one part per image.
    */
-  private microBatchStep(both: tf.Tensor4D, n: number, micro: number): StepLogs {
-    if (micro > n) {
-      throw new Error(`ByolExperiment: optimizer.microBatches (${micro}) is larger than the batch (${n}); use at most ${n}`);
-    }
+  private microBatchStep(both: tf.Tensor4D, n: number, microBatches: number): StepLogs {
+    // a short last batch (data sources that keep the remainder) is split into at most n parts
+    const micro = Math.min(microBatches, n);
     if (!this.optimizer) throw new Error('ByolExperiment: no optimizer; call setup() or fit() first');
     const [v1, v2] = tf.split(both, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
     const parts1 = splitBatch(v1, micro);
