@@ -1,11 +1,11 @@
 // `npm run bench` — training-speed benchmark for selfsup on the current machine (not a test).
 //   node examples/dist/bench/bench.js [--threads N] [--batch 128] [--steps 3] [--kernel-batch 32]
-//        [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w0.5-gray,r18-w1] [--no-overhead]
+//        [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray] [--no-overhead]
 //        [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile] [--compare-torch] [--json-only]
 //        [--baseline]   (stock matmul kernels and tf.layers batch-norm gradient, for A/B runs)
 // Default (about a minute on 2 cores): conv kernels, the GEMM/conv ceiling, and the BYOL
 // main-job step with its framework overhead. `--only byol` runs just the BYOL part;
-// `--byol r18-w0.5,r18-w0.5-gray,r18-w1` adds the ResNet-18 configurations (20+ s per step at
+// `--byol r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray` adds the ResNet-18 configurations (20+ s per step at
 // width 1, in 4 micro-batches); `--only train` runs the supervised step; `--compare-torch`
 // adds PyTorch's figures for the ceiling and BYOL rows. Prints a table per section and, last, one JSON document with every figure.
 import * as os from 'os';

@@ -21,4 +21,5 @@ export const BYOL_CONFIGS: Record<string, (batch: number) => ByolBenchConfig> = 
   'r18-w0.5-gray': (batch) => ({ name: `r18 w0.5 28×28×1 b${batch} heads 4096/256`, width: 0.5, input: [28, 28, 1], batch, heads: [4096, 256], optimizer: LARS }),
   // Both views of 128 images at full width need ~2× the 4 GB heap: 4 micro-batches of 32.
   'r18-w1': (batch) => ({ name: `r18 w1 32×32×3 b${batch} heads 4096/256 (4 micro-batches)`, width: 1, input: [32, 32, 3], batch, heads: [4096, 256], optimizer: LARS, microBatches: 4 }),
+  'r18-w1-gray': (batch) => ({ name: `r18 w1 28×28×1 b${batch} heads 4096/256 (4 micro-batches)`, width: 1, input: [28, 28, 1], batch, heads: [4096, 256], optimizer: LARS, microBatches: 4 }),
 };

@@ -5,7 +5,7 @@
 # excluded), EMA of every target weight and BN statistic. The two views are fixed random
 # tensors: a PyTorch pipeline augments in DataLoader workers, outside the step (selfsup's
 # step includes its augmentations; bench reports their time separately).
-# usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w0.5-gray | r18-w1)
+# usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w0.5-gray | r18-w1 | r18-w1-gray)
 import json, os, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
 
@@ -16,6 +16,7 @@ CONFIGS = {
     "r18-w0.5-gray": dict(width=0.5, size=28, channels=1, heads=(4096, 256)),
     "r18-w0.5": dict(width=0.5, size=32, channels=3, heads=(4096, 256)),
     "r18-w1": dict(width=1.0, size=32, channels=3, heads=(4096, 256)),
+    "r18-w1-gray": dict(width=1.0, size=28, channels=1, heads=(4096, 256)),
 }
 cfg = CONFIGS[config]
 
