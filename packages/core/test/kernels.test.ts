@@ -22,6 +22,9 @@ for (const k of [1, 3, 7]) {
   }
 }
 convCases.push({ x: [2, 9, 8, 4], k: 3, ci: 4, co: 5, s: [2, 1], pad: 'same' });
+// more than 16 input channels: the weight gradient's other transpose path
+convCases.push({ x: [3, 6, 5, 19], k: 3, ci: 19, co: 4, s: 1, pad: 'same' });
+convCases.push({ x: [2, 7, 7, 17], k: 3, ci: 17, co: 6, s: 2, pad: 'valid' });
 
 describe('Conv2D gradients on wasm match the cpu backend', () => {
   it.each(convCases)('x $x k $k s $s pad $pad', async ({ x, k, ci, co, s, pad }) => {
