@@ -3,6 +3,7 @@
 //        [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray] [--no-overhead]
 //        [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile] [--compare-torch] [--json-only]
 //        [--baseline]   (stock matmul kernels and tf.layers batch-norm gradient, for A/B runs)
+//        [--stock FusedBatchNorm,Pow,GatherV2]   (put back these stock wasm kernels, for A/B runs)
 // Default (about a minute on 2 cores): conv kernels, the GEMM/conv ceiling, and the BYOL
 // main-job step with its framework overhead. `--only byol` runs just the BYOL part;
 // `--byol r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray` adds the ResNet-18 configurations (20+ s per step at
@@ -15,7 +16,7 @@ import { benchKernels } from './kernels';
 import { benchCeiling } from './ceiling';
 import { benchTrainStep, type TrainRow } from './train';
 import { byolSection } from './byol';
-import { useBaselineKernels } from './baseline';
+import { useBaselineKernels, useStockKernels } from './baseline';
 import { torchAvailable, torchByolStep, torchTrainStep, type TorchRow } from './torch';
 
 function arg(name: string, fallback: string): string {
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
 
   const info = await selectBackend('auto', { threads });
   const baseline = flag('baseline') ? useBaselineKernels() : [];
+  const stockNames = arg('stock', '');
+  if (stockNames) baseline.push(...useStockKernels(stockNames.split(',')));
   if (baseline.length) say(`--baseline: stock ${baseline.join(', ')}`);
   const result: Record<string, unknown> = {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
