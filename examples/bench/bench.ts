@@ -129,10 +129,12 @@ async function main(): Promise<void> {
       overheadCpuPct: r.overheadCpu === undefined ? '-' : `${(100 * r.overheadCpu).toFixed(1)}%`,
       torchImgPerSec: torchRows[i]?.imgPerSec ?? '-',
       ratio: torchRows[i] ? r.imgPerSec / torchRows[i]!.imgPerSec : '-',
+      // the same work as PyTorch's reference step, whose views are made outside the step
+      ratioNoAug: torchRows[i] && r.imgPerSecNoAugment ? r.imgPerSecNoAugment / torchRows[i]!.imgPerSec : '-',
       // the same ratio from CPU time per step, which other processes' load disturbs less
       cpuRatio: torchRows[i]?.cpuSeconds ? medianOf(torchRows[i]!.cpuSeconds!) / r.cpuSecPerStep : '-',
     })) as unknown as Record<string, unknown>[],
-    ['name', 'imgPerSec', 'cpuSecPerStep', 'gflops', 'bareImgPerSec', 'overheadPct', 'overheadCpuPct', 'torchImgPerSec', 'ratio', 'cpuRatio', 'tensorsBefore', 'tensorsAfter', 'rssMBBefore', 'rssMBAfter', 'wasmHeapMB']));
+    ['name', 'imgPerSec', 'cpuSecPerStep', 'gflops', 'bareImgPerSec', 'overheadPct', 'overheadCpuPct', 'augmentSeconds', 'torchImgPerSec', 'ratio', 'ratioNoAug', 'cpuRatio', 'tensorsBefore', 'tensorsAfter', 'rssMBBefore', 'rssMBAfter', 'wasmHeapMB']));
     for (const r of rows) {
       if (r.profile) {
         say(`\nkernel time per BYOL step, ${r.name}`);

@@ -41,6 +41,13 @@ export interface ByolRow extends BenchRow {
   tensorsAfter: number;
   rssMBBefore: number;
   rssMBAfter: number;
+  /**
+   * Median seconds of the step's augmentations alone (both views of the batch, measured after
+   * training). PyTorch's reference step (torch_byol.py) takes fixed views, augmenting in
+   * DataLoader workers outside the step; `imgPerSecNoAugment` is our step without them.
+   */
+  augmentSeconds?: number;
+  imgPerSecNoAugment?: number;
   /** Size of the wasm heap after the run: its high-water mark (the heap never shrinks); 4096 is the ceiling. */
   wasmHeapMB?: number;
   profile?: { kernel: string; msPerStep: number; share: number; callsPerStep: number }[];
@@ -138,6 +145,12 @@ async function benchOne(cfg: ByolBenchConfig, key: string, ctx: ByolContext): Pr
   }
   const profile = prof?.rows(steps).slice(0, 25);
   prof?.uninstall();
+  const augment: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    tf.tidy(() => exp.views(images)).dispose(); // wasm ops run synchronously
+    augment.push((performance.now() - t0) / 1000);
+  }
 
   const med = median(sel);
   const row: ByolRow = {
@@ -152,6 +165,8 @@ async function benchOne(cfg: ByolBenchConfig, key: string, ctx: ByolContext): Pr
     tensorsAfter,
     rssMBBefore,
     rssMBAfter,
+    augmentSeconds: median(augment),
+    imgPerSecNoAugment: cfg.batch / (med - median(augment)),
     wasmHeapMB: wasmHeapMB(),
     profile,
   };

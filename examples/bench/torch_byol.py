@@ -4,7 +4,8 @@
 # symmetric loss 2 − 2·cos, LARS (solo-learn form, η 0.02, clipped, wd 1e-5, biases and BN
 # excluded), EMA of every target weight and BN statistic. The two views are fixed random
 # tensors: a PyTorch pipeline augments in DataLoader workers, outside the step (selfsup's
-# step includes its augmentations; bench reports their time separately).
+# step includes its augmentations; the bench reports their time as augmentSeconds and the ratio
+# without them as ratioNoAug).
 # usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w0.5-gray | r18-w1 | r18-w1-gray)
 import json, os, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
