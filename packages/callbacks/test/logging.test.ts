@@ -410,6 +410,30 @@ describe('metrics-logger after a kill between an epoch checkpoint and its metric
   });
 });
 
+describe('metrics-logger TensorBoard files on resume', () => {
+  it('drops the old events past the resume step, so every step appears once across the files', async () => {
+    const dir = path.join(tmp, 'resume-tb');
+    fs.mkdirSync(dir, { recursive: true });
+    const first = new Toy(dir);
+    await first.fit(data(), { epochs: 2, stepsPerEpoch: 3, logEvery: 1, callbacks: [new MetricsLoggerCallback({ csv: false })] });
+    first.dispose();
+    const [oldFile] = fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
+    const stepsOf = (file: string) => readEvents(path.join(dir, file)).filter((e) => e.fileVersion === undefined).map((e) => e.step);
+    expect(stepsOf(oldFile)).toEqual([1, 2, 3, 3, 4, 5, 6, 6]); // train/* per step, epoch/* at 3 and 6
+    // a second process resumes from the checkpoint at the end of epoch 0 (step 3)
+    const resumed = new Toy(dir);
+    resumed.state.globalStep = 3;
+    resumed.state.epoch = 1;
+    await resumed.fit(data(), { epochs: 2, stepsPerEpoch: 3, logEvery: 1, callbacks: [new MetricsLoggerCallback({ csv: false })] });
+    resumed.dispose();
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.')).sort();
+    expect(files).toHaveLength(2);
+    const newFile = files.find((f) => f !== oldFile)!;
+    expect(stepsOf(oldFile)).toEqual([1, 2, 3, 3]);
+    expect(stepsOf(newFile)).toEqual([4, 5, 6, 6]);
+  });
+});
+
 describe('progress bar', () => {
   it('on a TTY rewrites one line with \\r and a bar, and ends lines it interrupts', async () => {
     const exp = new Toy();

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { crc32c, decodeTfRecords, encodeScalarEvent, encodeTfRecord, maskedCrc32c, TensorBoardWriter } from '../src/io';
+import { crc32c, decodeTfRecords, dropEventsAfterStep, encodeScalarEvent, encodeTfRecord, eventFiles, eventStep, maskedCrc32c, TensorBoardWriter } from '../src/io';
 
 // ---- An independent reader: bitwise CRC-32C, TFRecord framing and protobuf decoding. ----
 
@@ -175,5 +175,26 @@ describe('TensorBoardWriter', () => {
     a.close();
     b.close();
     expect(fs.readdirSync(dir).sort()).toEqual(['events.out.tfevents.1000.h', 'events.out.tfevents.1000.h.1']);
+  });
+});
+
+describe('dropEventsAfterStep (resume)', () => {
+  it('keeps the file version and the events up to the step, drops later ones and a torn tail', () => {
+    let t = 100;
+    const w = new TensorBoardWriter(dir, { now: () => t++, hostname: 'h' });
+    for (let s = 1; s <= 6; s++) w.addScalars({ 'train/loss': 10 - s }, s);
+    w.close();
+    // a torn last record, as a kill mid-write leaves it
+    const torn = encodeTfRecord(encodeScalarEvent({ 'train/loss': 0 }, 7, 200));
+    fs.appendFileSync(w.filePath, torn.subarray(0, torn.length - 5));
+    expect(eventStep(encodeScalarEvent({ a: 1 }, 123456789012, 1))).toBe(123456789012);
+
+    expect(dropEventsAfterStep(dir, 4)).toEqual([w.filePath]);
+    const events = decodeTfRecords(fs.readFileSync(w.filePath)).map((r) => decodeEvent(Buffer.from(r)));
+    expect(events[0].fileVersion).toBe('brain.Event:2');
+    expect(events.slice(1).map((e) => [Number(e.step), e.values[0].simpleValue])).toEqual([[1, 9], [2, 8], [3, 7], [4, 6]]);
+    // nothing left to drop: the file is not rewritten again
+    expect(dropEventsAfterStep(dir, 4)).toEqual([]);
+    expect(eventFiles(dir)).toEqual([w.filePath]);
   });
 });

@@ -5,6 +5,7 @@ import { IsBoolean, IsNotEmpty, IsOptional, IsString } from 'class-validator';
 import {
   Callback,
   CallbackOrder,
+  dropEventsAfterStep,
   JsonlWriter,
   MetricsCsvWriter,
   registerCallback,
@@ -68,7 +69,8 @@ const seconds = () => Date.now() / 1000;
  * Opening an existing run directory continues it (resume): rows logged after the checkpoint
  * are dropped first, since the resumed run logs those steps again, and an epoch row lost to a
  * kill between that epoch's checkpoint and its row is rebuilt from the checkpoint's History;
- * TensorBoard gets a new event file.
+ * the old TensorBoard event files lose their events past the checkpoint's step, and a new
+ * event file is started.
  */
 const CSV_FIRST_COLUMNS = ['type', 'epoch', 'batch', 'step', 'time'];
 
@@ -110,6 +112,7 @@ export class MetricsLoggerCallback extends Callback {
       fs.mkdirSync(dir, { recursive: true });
       if (exp.state.globalStep > 0) dropRowsAfterResumePoint(dir, exp.state.epoch, exp.state.globalStep);
       if (exp.state.globalStep > 0) missing = missingEpochRow(dir, exp);
+      if (exp.state.globalStep > 0 && this.options.tensorboard) dropEventsAfterStep(dir, exp.state.globalStep);
       this.jsonl = new JsonlWriter(path.join(dir, METRICS_JSONL));
       this.trainLog = new JsonlWriter(path.join(dir, TRAIN_LOG));
       if (this.options.csv) this.csv = new MetricsCsvWriter(path.join(dir, METRICS_CSV), { firstColumns: CSV_FIRST_COLUMNS });

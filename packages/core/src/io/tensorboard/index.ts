@@ -8,3 +8,4 @@ export {
   encodeFileVersionEvent,
   encodeScalarEvent,
 } from './writer';
+export { dropEventsAfterStep, eventFiles, eventStep } from './resume';

@@ -48,7 +48,8 @@ export interface TensorBoardWriterOptions {
  * is added if that name is taken, e.g. a resumed run within the same second). Each event is
  * one `write(2)`, so TensorBoard sees it at once; a crash can at worst leave a truncated
  * last record, which TensorBoard's reader skips. Resuming opens a new file in the same
- * directory; TensorBoard merges all event files of a directory.
+ * directory (TensorBoard merges all event files of a directory); `dropEventsAfterStep` first
+ * removes the old files' events past the resume step.
  */
 export class TensorBoardWriter {
   /** Path of the event file being written. */
