@@ -1,9 +1,10 @@
 # PyTorch side of `bench --only ceiling`: the same GEMMs and forward convs as ceiling.ts,
 # timed with the same thread count. usage: python3 ceiling.py threads reps
 # Prints one JSON line: [{"name", "gflops"}...].
-import json, sys, time
+import json, sys
 import torch
 import torch.nn.functional as F
+from torch_common import median_seconds
 
 threads, reps = int(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(threads)
@@ -12,14 +13,7 @@ rows = []
 
 
 def rate(name, flop, fn):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    ts.sort()
-    rows.append({"name": name, "gflops": flop / ts[len(ts) // 2] / 1e9})
+    rows.append({"name": name, "gflops": flop / median_seconds(fn, reps) / 1e9})
 
 
 with torch.no_grad():

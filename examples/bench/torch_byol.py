@@ -9,6 +9,7 @@
 # usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w0.5-gray | r18-w1 | r18-w1-gray)
 import json, os, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
+from torch_common import resnet18
 
 threads, config, batch, steps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -22,39 +23,17 @@ CONFIGS = {
 cfg = CONFIGS[config]
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.sc = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.sc = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + self.sc(x))
-
-
-def resnet18(width, cin):
-    w = max(1, round(64 * width))
-    cfg_ = [(w, w, 1), (w, w, 1), (w, 2 * w, 2), (2 * w, 2 * w, 1),
-            (2 * w, 4 * w, 2), (4 * w, 4 * w, 1), (4 * w, 8 * w, 2), (8 * w, 8 * w, 1)]
-    return nn.Sequential(nn.Conv2d(cin, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
-                         *[Block(*c) for c in cfg_], nn.AdaptiveAvgPool2d(1), nn.Flatten()), 8 * w
-
-
 def mlp(d, hidden, out):
     return nn.Sequential(nn.Linear(d, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out))
 
 
 torch.manual_seed(0)
-enc, d = resnet18(cfg["width"], cfg["channels"])
+w = max(1, round(64 * cfg["width"]))  # channels of the first stage, as in resnet.ts
+enc, d = resnet18(w, cfg["channels"])
 hid, out = cfg["heads"]
 proj, pred = mlp(d, hid, out), mlp(out, hid, out)
 online = nn.ModuleList([enc, proj, pred]).train()
-t_enc, _ = resnet18(cfg["width"], cfg["channels"])
+t_enc, _ = resnet18(w, cfg["channels"])
 t_proj = mlp(d, hid, out)
 target = nn.Sequential(t_enc, t_proj).train()
 target.load_state_dict(nn.Sequential(enc, proj).state_dict())
