@@ -410,6 +410,29 @@ describe('metrics-logger after a kill between an epoch checkpoint and its metric
   });
 });
 
+describe('metrics-logger after a kill between the JSON and the CSV write of a row', () => {
+  it('rebuilds metrics.csv from metrics.jsonl, so both have every row once', async () => {
+    const dir = path.join(tmp, 'resume-short-csv');
+    const first = new Toy(dir);
+    await first.fit(data(), { epochs: 1, stepsPerEpoch: 3, logEvery: 1, callbacks: [new MetricsLoggerCallback({ tensorboard: false })] });
+    first.dispose();
+    // the kill came after the epoch row reached metrics.jsonl, before metrics.csv
+    const csvPath = path.join(dir, 'metrics.csv');
+    const csv = fs.readFileSync(csvPath, 'utf8').trimEnd().split('\n');
+    expect(csv.at(-1)).toMatch(/^epoch,/);
+    fs.writeFileSync(csvPath, csv.slice(0, -1).join('\n') + '\n');
+    const resumed = new Toy(dir);
+    resumed.state.globalStep = 3;
+    resumed.state.epoch = 1;
+    await resumed.fit(data(), { epochs: 2, stepsPerEpoch: 3, logEvery: 1, callbacks: [new MetricsLoggerCallback({ tensorboard: false })] });
+    resumed.dispose();
+    const rows = readJsonl(path.join(dir, 'metrics.jsonl'));
+    expect(rows.map((r) => `${r.type}@${r.step}`)).toEqual(['step@1', 'step@2', 'step@3', 'epoch@3', 'step@4', 'step@5', 'step@6', 'epoch@6']);
+    const lines = fs.readFileSync(csvPath, 'utf8').trimEnd().split('\n').slice(1);
+    expect(lines.map((l) => l.split(',').slice(0, 4).join(','))).toEqual(rows.map((r) => [r.type, r.epoch, r.batch ?? '', r.step].join(',')));
+  });
+});
+
 describe('metrics-logger TensorBoard files on resume', () => {
   it('drops the old events past the resume step, so every step appears once across the files', async () => {
     const dir = path.join(tmp, 'resume-tb');

@@ -110,9 +110,11 @@ export class MetricsLoggerCallback extends Callback {
     let missing: MetricsRow | undefined;
     try {
       fs.mkdirSync(dir, { recursive: true });
-      if (exp.state.globalStep > 0) dropRowsAfterResumePoint(dir, exp.state.epoch, exp.state.globalStep);
-      if (exp.state.globalStep > 0) missing = missingEpochRow(dir, exp);
-      if (exp.state.globalStep > 0 && this.options.tensorboard) dropEventsAfterStep(dir, exp.state.globalStep);
+      if (exp.state.globalStep > 0) {
+        const kept = keepRowsUpToResumePoint(dir, exp.state.epoch, exp.state.globalStep);
+        missing = missingEpochRow(kept, exp);
+        if (this.options.tensorboard) dropEventsAfterStep(dir, exp.state.globalStep);
+      }
       this.jsonl = new JsonlWriter(path.join(dir, METRICS_JSONL));
       this.trainLog = new JsonlWriter(path.join(dir, TRAIN_LOG));
       if (this.options.csv) this.csv = new MetricsCsvWriter(path.join(dir, METRICS_CSV), { firstColumns: CSV_FIRST_COLUMNS });
@@ -215,36 +217,26 @@ function prefixed(prefix: string, values: Record<string, number>): Record<string
  * History has a row that metrics.jsonl lacks. That row, rebuilt from the History (its step is
  * the resume step: the checkpoint was taken at that epoch's end), or undefined.
  */
-function missingEpochRow(dir: string, exp: LoggingExperiment): MetricsRow | undefined {
+function missingEpochRow(rows: MetricsRow[], exp: LoggingExperiment): MetricsRow | undefined {
   const st = exp.state;
   const epoch = st.epoch - 1;
   if (st.batchIndex !== 0 || epoch < 0) return undefined;
   const metrics = exp.history.lastRowOf(epoch);
-  if (!metrics) return undefined;
-  const jsonlPath = path.join(dir, METRICS_JSONL);
-  if (fs.existsSync(jsonlPath)) {
-    for (const line of fs.readFileSync(jsonlPath, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const row = JSON.parse(line) as MetricsRow;
-        if (row.type === 'epoch' && Number(row.epoch) === epoch) return undefined;
-      } catch {
-        // a torn line
-      }
-    }
-  }
+  if (!metrics || rows.some((r) => r.type === 'epoch' && Number(r.epoch) === epoch)) return undefined;
   const values = Object.fromEntries(Object.entries(metrics).filter(([, v]) => !Number.isNaN(v)));
   return { type: 'epoch', epoch, step: st.globalStep, time: seconds(), ...metricsOnly(values) };
 }
 
 /**
  * A resumed run redoes the steps logged after its checkpoint: drop those rows (and the rows
- * of epochs it will run again) from metrics.jsonl and metrics.csv so each step and epoch
- * appears once. Both files are rewritten atomically; the CSV is rebuilt from the JSON rows.
+ * of epochs it will run again) from metrics.jsonl so each step and epoch appears once, and
+ * rebuild metrics.csv from the rows kept — the JSON lines are the record, and a kill between
+ * the two writes of a row leaves the CSV one row short. Both files are replaced atomically.
+ * Returns the rows kept.
  */
-function dropRowsAfterResumePoint(dir: string, epoch: number, step: number): void {
+function keepRowsUpToResumePoint(dir: string, epoch: number, step: number): MetricsRow[] {
   const jsonlPath = path.join(dir, METRICS_JSONL);
-  if (!fs.existsSync(jsonlPath)) return;
+  if (!fs.existsSync(jsonlPath)) return [];
   const lines = fs.readFileSync(jsonlPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
   const kept: string[] = [];
   const rows: MetricsRow[] = [];
@@ -260,8 +252,7 @@ function dropRowsAfterResumePoint(dir: string, epoch: number, step: number): voi
     kept.push(line);
     rows.push(row);
   }
-  if (kept.length === lines.length) return;
-  writeFileAtomicSync(jsonlPath, kept.map((l) => `${l}\n`).join(''));
+  if (kept.length !== lines.length) writeFileAtomicSync(jsonlPath, kept.map((l) => `${l}\n`).join(''));
   const csvPath = path.join(dir, METRICS_CSV);
   if (fs.existsSync(csvPath)) {
     const tmp = `${csvPath}.rebuild-${process.pid}`;
@@ -272,4 +263,5 @@ function dropRowsAfterResumePoint(dir: string, epoch: number, step: number): voi
     csv.close();
     fs.renameSync(tmp, csvPath);
   }
+  return rows;
 }
