@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AppendFile } from './append-file';
 
 /**
  * JSON has no NaN or Infinity, and `JSON.stringify` would turn them into `null`, hiding
@@ -52,11 +53,10 @@ export function truncateTornTail(fd: number, filePath: string): void {
  * last line, which {@link readJsonl} skips and which the next writer of the file cuts off
  * before appending. Opening an existing file appends to it (resume).
  */
-export class JsonlWriter {
-  private fd: number | undefined;
-
+export class JsonlWriter extends AppendFile {
   /** Opens (creating if needed, with its parent directory) `filePath` for appending. */
   constructor(readonly filePath: string) {
+    super();
     fs.mkdirSync(path.dirname(filePath), { recursive: true });
     this.fd = fs.openSync(filePath, 'a');
     // A torn last line from an earlier crash would glue onto our first line: cut it off.
@@ -65,20 +65,7 @@ export class JsonlWriter {
 
   /** Appends `record` as one line. Throws if the writer is closed. */
   write(record: object): void {
-    if (this.fd === undefined) throw new Error(`JsonlWriter: "${this.filePath}" is closed; cannot write.`);
-    fs.writeSync(this.fd, JSON.stringify(record, jsonReplacer) + '\n');
-  }
-
-  /** Forces written lines to stable storage (fsync); cheap enough per epoch, not per step. */
-  sync(): void {
-    if (this.fd !== undefined) fs.fsyncSync(this.fd);
-  }
-
-  /** Closes the file. Further writes throw; closing twice is harmless. */
-  close(): void {
-    if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    this.fd = undefined;
+    fs.writeSync(this.openFd(), JSON.stringify(record, jsonReplacer) + '\n');
   }
 }
 

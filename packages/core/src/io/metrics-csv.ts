@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AppendFile } from './append-file';
 import { writeFileAtomicSync } from './atomic';
 import { truncateTornTail } from './jsonl';
 
@@ -75,8 +76,7 @@ function parseCsv(text: string): string[][] {
  * continues it (resume): its header is read back and a torn last line is cut off.
  * Numbers are written in shortest round-trip form; NaN/±Infinity as `NaN`/`Infinity`/`-Infinity`.
  */
-export class MetricsCsvWriter {
-  private fd: number | undefined;
+export class MetricsCsvWriter extends AppendFile {
   private header: string[] = [];
   private readonly firstColumns: string[];
 
@@ -84,6 +84,7 @@ export class MetricsCsvWriter {
     readonly filePath: string,
     options: MetricsCsvWriterOptions = {},
   ) {
+    super();
     this.firstColumns = options.firstColumns ?? ['epoch', 'step'];
     fs.mkdirSync(path.dirname(filePath), { recursive: true });
     this.fd = fs.openSync(filePath, 'a');
@@ -101,7 +102,7 @@ export class MetricsCsvWriter {
 
   /** Appends one row; widens the header first if `record` has keys not seen before. */
   write(record: Record<string, CsvValue>): void {
-    if (this.fd === undefined) throw new Error(`MetricsCsvWriter: "${this.filePath}" is closed; cannot write.`);
+    this.openFd(); // throws once closed, before the header could be touched
     const known = new Set(this.header);
     let added = Object.keys(record).filter((k) => !known.has(k));
     if (added.length > 0) {
@@ -112,7 +113,7 @@ export class MetricsCsvWriter {
       this.widen(added);
     }
     const line = this.header.map((k) => formatCell(record[k])).join(',') + '\n';
-    fs.writeSync(this.fd, line);
+    fs.writeSync(this.openFd(), line); // widen() may have reopened the file
   }
 
   private widen(added: string[]): void {
@@ -120,7 +121,7 @@ export class MetricsCsvWriter {
     const newHeader = [...this.header, ...added];
     const headerLine = newHeader.map((k) => formatCell(k)).join(',') + '\n';
     if (oldWidth === 0) {
-      fs.writeSync(this.fd!, headerLine);
+      fs.writeSync(this.openFd(), headerLine);
     } else {
       const text = fs.readFileSync(this.filePath, 'utf8');
       const lines = text.split('\n');
@@ -134,24 +135,11 @@ export class MetricsCsvWriter {
         : lines.slice(1);
       const pad = ','.repeat(added.length);
       const rewritten = headerLine + body.map((l) => l + pad + '\n').join('');
-      fs.closeSync(this.fd!);
-      this.fd = undefined;
+      this.close();
       writeFileAtomicSync(this.filePath, rewritten);
       this.fd = fs.openSync(this.filePath, 'a');
     }
     this.header = newHeader;
-  }
-
-  /** fsync the file (per epoch, not per step). */
-  sync(): void {
-    if (this.fd !== undefined) fs.fsyncSync(this.fd);
-  }
-
-  /** Closes the file; closing twice is harmless. */
-  close(): void {
-    if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    this.fd = undefined;
   }
 }
 

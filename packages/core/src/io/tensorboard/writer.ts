@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { AppendFile } from '../append-file';
 import { ProtoWriter } from './protobuf';
 import { encodeTfRecord } from './tfrecord';
 
@@ -51,16 +52,16 @@ export interface TensorBoardWriterOptions {
  * directory (TensorBoard merges all event files of a directory); `dropEventsAfterStep` first
  * removes the old files' events past the resume step.
  */
-export class TensorBoardWriter {
+export class TensorBoardWriter extends AppendFile {
   /** Path of the event file being written. */
   readonly filePath: string;
-  private fd: number | undefined;
   private readonly now: () => number;
 
   constructor(
     readonly logDir: string,
     options: TensorBoardWriterOptions = {},
   ) {
+    super();
     this.now = options.now ?? (() => Date.now() / 1000);
     const host = (options.hostname ?? os.hostname()).replace(/[/\\]/g, '_');
     fs.mkdirSync(logDir, { recursive: true });
@@ -95,19 +96,6 @@ export class TensorBoardWriter {
   }
 
   private writeRecord(payload: Uint8Array): void {
-    if (this.fd === undefined) throw new Error(`TensorBoardWriter: "${this.filePath}" is closed; cannot write.`);
-    fs.writeSync(this.fd, encodeTfRecord(payload));
-  }
-
-  /** fsync the event file (per epoch, not per step). */
-  sync(): void {
-    if (this.fd !== undefined) fs.fsyncSync(this.fd);
-  }
-
-  /** Closes the file; closing twice is harmless. */
-  close(): void {
-    if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    this.fd = undefined;
+    fs.writeSync(this.openFd(), encodeTfRecord(payload));
   }
 }
