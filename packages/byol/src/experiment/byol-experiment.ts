@@ -157,26 +157,37 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     const both = this.views(images);
     const micro = this.optimizerConfig.microBatches ?? 1;
     if (micro > 1) return this.microBatchStep(both, n, micro);
-    const targetEnc = this.model(BYOL_MODELS.targetEncoder);
-    const targetProj = this.model(BYOL_MODELS.targetProjector);
+    const z = this.targetProjections(both);
+    let zs: tf.Scalar | undefined;
+    const loss = this.minimize(() => {
+      const r = this.onlineLoss(both, z, n);
+      // kept past the gradient scope; the loop disposes it with the step's logs
+      zs = tf.keep(r.zStd);
+      return r.loss;
+    }, this.trainableVariables());
+    return { loss, z_std: zs!, lr: (this.optimizer as SlotOptimizer).learningRate };
+  }
+
+  /** Target projections of both views: call outside the gradient tape (nothing flows back into the target). */
+  private targetProjections(x: tf.Tensor4D): tf.Tensor2D {
+    const enc = this.model(BYOL_MODELS.targetEncoder);
+    const proj = this.model(BYOL_MODELS.targetProjector);
+    return proj.apply(enc.apply(x, { training: true }), { training: true }) as tf.Tensor2D;
+  }
+
+  /**
+   * The symmetric loss of the online network on x = [view 1; view 2] of k images each, against
+   * the target projections z of the same rows; also the z_std of the online projections.
+   */
+  private onlineLoss(x: tf.Tensor4D, z: tf.Tensor2D, k: number): { loss: tf.Scalar; zStd: tf.Scalar } {
+    const [zT1, zT2] = tf.split(z, [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
     const enc = this.model(BYOL_MODELS.onlineEncoder);
     const proj = this.model(BYOL_MODELS.onlineProjector);
     const pred = this.model(BYOL_MODELS.predictor);
-
-    // Outside the gradient tape: nothing flows back into the target.
-    const z = targetProj.apply(targetEnc.apply(both, { training: true }), { training: true }) as tf.Tensor2D;
-    const [zT1, zT2] = tf.split(z, [n, n], 0) as [tf.Tensor2D, tf.Tensor2D];
-
-    let zs: tf.Scalar | undefined;
-    const loss = this.minimize(() => {
-      const zo = proj.apply(enc.apply(both, { training: true }), { training: true }) as tf.Tensor2D;
-      const p = pred.apply(zo, { training: true }) as tf.Tensor2D;
-      const [p1, p2] = tf.split(p, [n, n], 0) as [tf.Tensor2D, tf.Tensor2D];
-      // kept past the gradient scope; the loop disposes it with the step's logs
-      zs = tf.keep(zStd(zo));
-      return symmetricByolLoss(p1, zT2, p2, zT1);
-    }, this.trainableVariables());
-    return { loss, z_std: zs!, lr: (this.optimizer as SlotOptimizer).learningRate };
+    const zo = proj.apply(enc.apply(x, { training: true }), { training: true }) as tf.Tensor2D;
+    const p = pred.apply(zo, { training: true }) as tf.Tensor2D;
+    const [p1, p2] = tf.split(p, [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
+    return { loss: symmetricByolLoss(p1, zT2, p2, zT1), zStd: zStd(zo) };
   }
 
   /**
@@ -193,25 +204,15 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     const [v1, v2] = tf.split(both, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
     const parts1 = splitBatch(v1, micro);
     const parts2 = splitBatch(v2, micro);
-    const targetEnc = this.model(BYOL_MODELS.targetEncoder);
-    const targetProj = this.model(BYOL_MODELS.targetProjector);
-    const enc = this.model(BYOL_MODELS.onlineEncoder);
-    const proj = this.model(BYOL_MODELS.onlineProjector);
-    const pred = this.model(BYOL_MODELS.predictor);
     const inputs = parts1.map((p1, i) => tf.concat([p1, parts2[i]], 0));
     // Target projections first, outside the gradient tape (which would keep the target's
     // activations alive for a backward pass it never needs); each part is its own batch for BN.
-    const targets = inputs.map((x) => tf.tidy(() => targetProj.apply(targetEnc.apply(x, { training: true }), { training: true }) as tf.Tensor2D));
+    const targets = inputs.map((x) => tf.tidy(() => this.targetProjections(x)));
     const zStds: tf.Scalar[] = [];
     const { loss, grads } = accumulateGradients((i) => {
-      const x = inputs[i];
-      const k = parts1[i].shape[0];
-      const [zT1, zT2] = tf.split(targets[i], [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
-      const zo = proj.apply(enc.apply(x, { training: true }), { training: true }) as tf.Tensor2D;
-      const p = pred.apply(zo, { training: true }) as tf.Tensor2D;
-      const [p1, p2] = tf.split(p, [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
-      zStds.push(tf.keep(zStd(zo)));
-      return symmetricByolLoss(p1, zT2, p2, zT1);
+      const r = this.onlineLoss(inputs[i], targets[i], parts1[i].shape[0]);
+      zStds.push(tf.keep(r.zStd));
+      return r.loss;
     }, this.trainableVariables(), micro);
     this.optimizer.applyGradients(grads);
     tf.dispose([...Object.values(grads), ...targets, ...inputs]);
