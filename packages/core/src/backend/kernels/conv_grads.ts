@@ -8,6 +8,19 @@ import { padOrCrop, type Pair } from './kernel_util';
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
+/** Strides and the top/left padding of an NHWC conv (depthwise: channel multiplier in the filter). */
+function geometry(
+  inShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: Pad,
+  dimRoundingMode: Rounding,
+  depthwise: boolean,
+): { sh: number; sw: number; top: number; left: number } {
+  const info = tf.backend_util.computeConv2DInfo(inShape, filterShape, strides, 1, pad, dimRoundingMode, depthwise, 'channelsLast');
+  return { sh: info.strideHeight, sw: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left };
+}
+
 /** Up to this many channels the direct 4-D transpose is the faster one (see nhwcToChwn). */
 const DIRECT_CHWN_MAX_CHANNELS = 16;
 
@@ -50,10 +63,7 @@ export function conv2dBackpropFilterImpl(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, ci, co] = filterShape;
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    const { strideHeight: sh, strideWidth: sw } = info;
-    const { top, left } = info.padInfo;
+    const { sh, sw, top, left } = geometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
     const [, h, w] = x.shape;
     const [, oh, ow] = dy.shape;
     if (kh === 1 && kw === 1 && top === 0 && left === 0) {
@@ -129,11 +139,7 @@ export function conv2dBackpropInputImpl(
   return tf.tidy(() => {
     const [n, h, w, ci] = inputShape;
     const [kh, kw] = filter.shape;
-    const info = depthwise
-      ? tf.backend_util.computeConv2DInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode, true)
-      : tf.backend_util.computeConv2DInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    const { strideHeight: sh, strideWidth: sw } = info;
-    const { top, left } = info.padInfo;
+    const { sh, sw, top, left } = geometry(inputShape, filter.shape, strides, pad, dimRoundingMode, depthwise);
     const [, oh, ow] = dy.shape;
     const rowsPerPhase = Math.ceil(h / sh);
     const colsPerPhase = Math.ceil(w / sw);
@@ -195,9 +201,7 @@ export function depthwiseBackpropFilterImpl(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, c] = filterShape;
-    const info = tf.backend_util.computeConv2DInfo(x.shape, filterShape, strides, 1, pad, dimRoundingMode, true);
-    const { strideHeight: sh, strideWidth: sw } = info;
-    const { top, left } = info.padInfo;
+    const { sh, sw, top, left } = geometry(x.shape, filterShape, strides, pad, dimRoundingMode, true);
     const [n, h, w] = x.shape;
     const [, oh, ow] = dy.shape;
     const bottom = kh + (oh - 1) * sh - h - top;
