@@ -91,6 +91,35 @@ describe('ByolExperiment', () => {
     exp.dispose();
   });
 
+  it('optimizer.predictorLrMultiplier with predictorFixedLr: only the predictor moves, at 10× the base rate, when the schedule says 0', async () => {
+    // One SGD step without momentum: Δw = −lr·g. Run A: plain (lr 0.05 everywhere). Run B: the
+    // schedule sets the LR to 0, predictor multiplier 10, not scheduled → Δpredictor = 10·ΔA.
+    const delta = async (optimizer: object, scheduledLr?: number) => {
+      const exp = new ByolExperiment({ ...tiny().config, optimizer: { name: 'sgd', lr: 0.05, scaleLr: false, momentum: 0, ...optimizer } });
+      const before: Record<string, number[][]> = {};
+      exp.addCallback(
+        new TargetInitCallback(),
+        onExperimentStart({ name: 'snap', order: CallbackOrder.MODEL_INIT + 1 })((e) => {
+          for (const n of [BYOL_MODELS.onlineEncoder, BYOL_MODELS.predictor]) before[n] = kernels(e.models.get(n)!);
+          if (scheduledLr !== undefined) (e.optimizer as unknown as { setLearningRate(lr: number): void }).setLearningRate(scheduledLr);
+        }),
+      );
+      await exp.fit(images(1), { epochs: 1 });
+      const d = (n: string) => kernels(exp.models.get(n)!).flatMap((k, i) => k.map((v, j) => v - before[n][i][j]));
+      const out = { encoder: d(BYOL_MODELS.onlineEncoder), predictor: d(BYOL_MODELS.predictor) };
+      exp.dispose();
+      return out;
+    };
+    const a = await delta({});
+    const b = await delta({ predictorLrMultiplier: 10, predictorFixedLr: true }, 0);
+    expect(b.encoder.every((v) => v === 0)).toBe(true);
+    expect(a.predictor.some((v) => Math.abs(v) > 1e-6)).toBe(true);
+    b.predictor.forEach((v, i) => expect(v).toBeCloseTo(10 * a.predictor[i], 5));
+    // scheduled (not fixed): an LR of 0 stops the predictor too
+    const c = await delta({ predictorLrMultiplier: 10 }, 0);
+    expect(c.predictor.every((v) => v === 0)).toBe(true);
+  });
+
   it('the same seed gives the same first-step loss; another seed another', async () => {
     const firstLoss = async (seed: number) => {
       const exp = new ByolExperiment({ ...tiny().config, seed });

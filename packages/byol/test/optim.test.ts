@@ -158,6 +158,20 @@ describe('SGD', () => {
     opt.dispose();
   });
 
+  it('lrFor gives chosen variables their own learning rate', () => {
+    const vs = vars({ kernel: [1, -2], bias: [1, -2] });
+    const opt = new SGD({ lr: 0.1, momentum: 0, lrFor: (name, lr) => (name.endsWith('/bias') ? lr * 10 : lr) });
+    step(opt, vs, { kernel: [0.5, 0.5], bias: [0.5, 0.5] });
+    expectClose(read(vs.kernel), [0.95, -2.05]);
+    expectClose(read(vs.bias), [0.5, -2.5]); // 1 − 1.0·0.5
+    opt.setLearningRate(0.2);
+    step(opt, vs, { kernel: [1, 1], bias: [0.1, 0.1] });
+    expectClose(read(vs.kernel), [0.75, -2.25]);
+    expectClose(read(vs.bias), [0.3, -2.7]); // the scheduled LR reaches lrFor: 0.2·10·0.1
+    tf.dispose(Object.values(vs));
+    opt.dispose();
+  });
+
   it('agrees with tf.train.momentum without weight decay', () => {
     const a = vars({ kernel: [0.3, -0.7, 1.1] });
     const b = vars({ kernel: [0.3, -0.7, 1.1] });

@@ -1,5 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { cosineTau, scaleLrByBatch, warmupCosineLr } from '../src/optim';
+import { cosineTau, cosineWithWarmupFactorLr, scaleLrByBatch, warmupCosineLr } from '../src/optim';
+
+describe('cosineWithWarmupFactorLr', () => {
+  const base = { baseLr: 1, warmupSteps: 10, totalSteps: 100 };
+  const lr = (step: number, extra: object = {}) => cosineWithWarmupFactorLr({ ...base, ...extra, step });
+
+  it('is one cosine over the whole run, scaled by k/W during warm-up', () => {
+    // by hand: cos part (1 + cos(π·k/100))/2; k = 5: 0.5 · (1 + cos(0.05π))/2
+    expect(lr(0)).toBe(0);
+    expect(lr(5)).toBeCloseTo((0.5 * (1 + Math.cos(0.05 * Math.PI))) / 2, 12);
+    expect(lr(10)).toBeCloseTo((1 + Math.cos(0.1 * Math.PI)) / 2, 12); // < 1: the cosine started at k = 0
+    expect(lr(50)).toBeCloseTo(0.5, 12);
+    expect(lr(100)).toBeCloseTo(0, 12);
+    expect(lr(50, { minLr: 0.1 })).toBeCloseTo(0.55, 12);
+    // it decays sooner than warm-up-then-cosine at every step after the warm-up
+    for (const k of [20, 50, 90]) expect(lr(k)).toBeLessThan(warmupCosineLr({ ...base, step: k }));
+  });
+
+  it('clamps steps, handles no warm-up and rejects bad settings by name', () => {
+    expect(lr(500)).toBeCloseTo(0, 12);
+    expect(lr(0, { warmupSteps: 0 })).toBe(1);
+    expect(() => lr(0, { warmupSteps: 101 })).toThrow(/cosineWithWarmupFactorLr: warmupSteps must be an integer in \[0, totalSteps = 100\], got 101/);
+    expect(() => lr(0, { minLr: 2 })).toThrow(/minLr/);
+  });
+});
 
 describe('warmupCosineLr', () => {
   const base = { baseLr: 1, warmupSteps: 10, totalSteps: 110 };

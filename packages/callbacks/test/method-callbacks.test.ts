@@ -192,6 +192,23 @@ describe('lr-schedule', () => {
     exp.dispose();
   });
 
+  it('schedule: cosine runs one cosine over the whole run with the warm-up as a factor', async () => {
+    const exp = new Toy(undefined);
+    const seen: number[] = [];
+    exp.addCallback(
+      onExperimentStart({ name: 'patch', order: CallbackOrder.MODEL_INIT })((e) => {
+        (e.optimizer as unknown as { setLearningRate: (lr: number) => void }).setLearningRate = (lr: number) => seen.push(lr);
+      }),
+      new LrSchedulerCallback({ warmupSteps: 2, schedule: 'cosine' }),
+    );
+    await exp.fit(data(3), { epochs: 2, stepsPerEpoch: 3 });
+    // by hand, base 0.2, W = 2, K = 6: 0.1·(1 + cos(πk/6)) · min(1, k/2)
+    const want = [0, 0.5 * 0.1 * (1 + Math.cos(Math.PI / 6)), 0.1 * 1.5, 0.1, 0.05, 0.1 * (1 - Math.cos(Math.PI / 6))];
+    expect(seen).toHaveLength(6);
+    seen.forEach((v, i) => expect(v).toBeCloseTo(want[i], 10));
+    exp.dispose();
+  });
+
   it('refuses an optimizer it cannot schedule', async () => {
     const exp = new Toy(undefined);
     exp.addCallback(new LrSchedulerCallback({ schedule: 'constant' }));

@@ -48,6 +48,26 @@ export function scaleLrByBatch(baseLr: number, batchSize: number, reference = 25
   return (baseLr * batchSize) / reference;
 }
 
+/**
+ * One cosine over the whole run, with the linear warm-up as a factor on top of it:
+ *   lr_k = (min + (base − min)·(1 + cos(π·k/K))/2) · min(1, k/W)
+ * (`warmupCosineLr` instead starts the cosine after the warm-up). On short runs this decays
+ * sooner, which is what short runs need (docs/quality.md has the measurements). `warmupStartLr`
+ * is not used.
+ */
+export function cosineWithWarmupFactorLr(o: WarmupCosineOptions): number {
+  const fn = 'cosineWithWarmupFactorLr';
+  const minLr = o.minLr ?? 0;
+  need(fn, 'baseLr', o.baseLr, o.baseLr >= 0, 'a number ≥ 0');
+  need(fn, 'totalSteps', o.totalSteps, Number.isInteger(o.totalSteps) && o.totalSteps > 0, 'a positive integer');
+  need(fn, 'warmupSteps', o.warmupSteps, Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.warmupSteps <= o.totalSteps, `an integer in [0, totalSteps = ${o.totalSteps}]`);
+  need(fn, 'minLr', minLr, minLr >= 0 && minLr <= o.baseLr, `in [0, baseLr = ${o.baseLr}]`);
+  need(fn, 'step', o.step, true, 'a finite number');
+  const k = Math.min(Math.max(o.step, 0), o.totalSteps);
+  const cosine = minLr + ((o.baseLr - minLr) * (1 + Math.cos((Math.PI * k) / o.totalSteps))) / 2;
+  return k < o.warmupSteps ? (cosine * k) / o.warmupSteps : cosine;
+}
+
 export interface CosineTauOptions {
   /** τ at step 0, e.g. 0.996 (BYOL 1000 epochs) or 0.99. */
   tauBase: number;

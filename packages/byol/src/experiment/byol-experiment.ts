@@ -101,14 +101,20 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   }
 
   protected override configureOptimizer(): tf.Optimizer {
-    const { scaleLr, lr, microBatches: _micro, ...rest } = this.optimizerConfig;
+    const { scaleLr, lr, microBatches: _micro, predictorLrMultiplier: predMult = 1, predictorFixedLr = false, ...rest } = this.optimizerConfig;
     const bs = this.batchSize;
     if (scaleLr && !bs) throw new Error('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
     this.baseLearningRate = scaleLr ? scaleLrByBatch(lr!, bs!) : lr!;
     if (_micro !== undefined && bs !== undefined && _micro > bs) {
       throw new Error(`ByolExperiment: optimizer.microBatches (${_micro}) is larger than the batch size (${bs}); use at most ${bs}`);
     }
-    const opts = stripUndefined({ ...rest, lr: this.baseLearningRate }) as OptimizerConfig;
+    const base = this.baseLearningRate;
+    const predictor = `${BYOL_MODELS.predictor}/`;
+    const lrFor =
+      predMult === 1 && !predictorFixedLr
+        ? undefined
+        : (name: string, scheduled: number) => (name.startsWith(predictor) ? (predictorFixedLr ? base : scheduled) * predMult : scheduled);
+    const opts = stripUndefined({ ...rest, lr: base, lrFor }) as OptimizerConfig;
     // options another optimizer would take are left out rather than rejected: defaults are LARS'
     if (opts.name !== 'lars') {
       delete opts.eta;

@@ -106,6 +106,23 @@ export class ByolOptimizerConfig {
   @IsInt()
   @Min(1)
   microBatches?: number;
+
+  /**
+   * The predictor's learning rate is this multiple of the base LR (DirectPred and SimSiam
+   * report that a faster predictor speeds up early learning). Default 1.
+   */
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  predictorLrMultiplier?: number;
+
+  /**
+   * true: the predictor's LR stays at base LR × predictorLrMultiplier, not scheduled (SimSiam's
+   * `fix_pred_lr`); false (default): the lr-schedule scales it like every other weight.
+   */
+  @IsOptional()
+  @IsBoolean()
+  predictorFixedLr?: boolean;
 }
 
 /** The config sections the `byol` method owns, validated when a YAML config names it. */
@@ -144,5 +161,5 @@ export interface ByolConfig {
 
 export const BYOL_DEFAULTS = {
   model: { backbone: 'resnet18', stem: 'cifar', width: 1, projectorHiddenDim: 4096, projectorDim: 256, predictorHiddenDim: 4096 },
-  optimizer: { name: 'lars', lr: 0.2, scaleLr: true, momentum: 0.9, weightDecay: 1.5e-6, eta: 1e-3 },
+  optimizer: { name: 'lars', lr: 0.2, scaleLr: true, momentum: 0.9, weightDecay: 1.5e-6, eta: 1e-3, predictorLrMultiplier: 1, predictorFixedLr: false },
 } as const;

@@ -26,6 +26,8 @@ export interface OptimizerConfig {
   epsilon?: number;
   /** Variables exempt from weight decay (and LARS adaptation). lars default: biases and BN γ/β; others: none. */
   exclude?: ExcludeFn;
+  /** Per-variable learning rate (see SlotOptimizerOptions.lrFor). */
+  lrFor?: (variableName: string, lr: number) => number;
 }
 
 const ONLY: Record<OptimizerName, readonly (keyof OptimizerConfig)[]> = {

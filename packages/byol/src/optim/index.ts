@@ -4,4 +4,4 @@ export { SGD, type SgdOptions } from './sgd';
 export { Adam, AdamW, type AdamOptions } from './adam';
 export { isBiasOrNormParam, excludeNothing, type ExcludeFn } from './exclude';
 export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName, type OptimizerConfig } from './factory';
-export { warmupCosineLr, scaleLrByBatch, cosineTau, type WarmupCosineOptions, type CosineTauOptions } from './schedules';
+export { warmupCosineLr, cosineWithWarmupFactorLr, scaleLrByBatch, cosineTau, type WarmupCosineOptions, type CosineTauOptions } from './schedules';

@@ -13,6 +13,12 @@ export interface SlotOptimizerOptions {
   weightDecay?: number;
   /** Variables (by tf.Variable name) exempt from weight decay (and, for LARS, adaptation). */
   exclude?: ExcludeFn;
+  /**
+   * Per-variable learning rate: given a variable's name and the optimizer's (scheduled) LR,
+   * the LR that variable uses this step. Default: the optimizer's LR for every variable.
+   * BYOL uses it for a faster, unscheduled predictor (`optimizer.predictorLrMultiplier`).
+   */
+  lrFor?: (variableName: string, lr: number) => number;
 }
 
 /** What `update` receives for the current step. */
@@ -52,6 +58,7 @@ export abstract class SlotOptimizer extends tf.Optimizer {
   protected lr: number;
   protected readonly weightDecay: number;
   protected readonly exclude: ExcludeFn;
+  private readonly lrFor: ((variableName: string, lr: number) => number) | undefined;
   private readonly slots = new Map<string, tf.Variable>();
 
   /** Names of the per-variable state tensors, e.g. ['momentum'] or ['m', 'v']. */
@@ -63,6 +70,7 @@ export abstract class SlotOptimizer extends tf.Optimizer {
     this.lr = checkNumber(cls, 'lr', opts.lr, (v) => v >= 0, 'a finite number ≥ 0');
     this.weightDecay = checkNumber(cls, 'weightDecay', opts.weightDecay ?? 0, (v) => v >= 0, 'a finite number ≥ 0');
     this.exclude = opts.exclude ?? defaultExclude;
+    this.lrFor = opts.lrFor;
   }
 
   /** Sets the learning rate used from the next step on (schedules call this every step). */
@@ -117,7 +125,8 @@ export abstract class SlotOptimizer extends tf.Optimizer {
         throw new Error(`${this.getClassName()}: no variable named "${name}" is registered; was its model disposed?`);
       }
       const excluded = this.exclude(name);
-      tf.tidy(() => this.update(variable, tensor, { step, lr: this.lr, excluded }));
+      const lr = this.lrFor ? this.lrFor(name, this.lr) : this.lr;
+      tf.tidy(() => this.update(variable, tensor, { step, lr, excluded }));
     }
     this.incrementIterations();
   }

@@ -1,5 +1,5 @@
 import { IsIn, IsInt, IsNumber, IsOptional, Min } from 'class-validator';
-import { Callback, CallbackOrder, registerCallback, warmupCosineLr, type Experiment } from '@selfsup/core';
+import { Callback, CallbackOrder, cosineWithWarmupFactorLr, registerCallback, warmupCosineLr, type Experiment } from '@selfsup/core';
 
 export class LrScheduleOptions {
   /** Peak LR; default: the experiment's `baseLearningRate` (batch-scaled), else the optimizer's LR at start. */
@@ -24,9 +24,14 @@ export class LrScheduleOptions {
   @Min(0)
   minLr?: number;
 
+  /**
+   * `warmup-cosine`: linear warm-up, then a cosine over the remaining steps. `cosine`: one
+   * cosine over the whole run, the warm-up a linear factor on top of it (decays sooner; the
+   * better choice for short runs, see docs/quality.md). `constant`: baseLr throughout.
+   */
   @IsOptional()
-  @IsIn(['warmup-cosine', 'constant'])
-  schedule?: 'warmup-cosine' | 'constant';
+  @IsIn(['warmup-cosine', 'cosine', 'constant'])
+  schedule?: 'warmup-cosine' | 'cosine' | 'constant';
 }
 
 interface SchedulableOptimizer {
@@ -62,8 +67,9 @@ export class LrSchedulerCallback extends Callback {
       if (typeof this.baseLr !== 'number') throw new Error('lr-schedule: cannot tell the base learning rate; set the baseLr option');
     }
     const total = exp.state.totalSteps;
-    if ((this.opts.schedule ?? 'warmup-cosine') === 'warmup-cosine' && !total) {
-      throw new Error('lr-schedule: warmup-cosine needs the total number of steps; give fit() stepsPerEpoch or maxSteps (trainer.stepsPerEpoch / trainer.maxSteps), or use schedule: constant');
+    const schedule = this.opts.schedule ?? 'warmup-cosine';
+    if (schedule !== 'constant' && !total) {
+      throw new Error(`lr-schedule: ${schedule} needs the total number of steps; give fit() stepsPerEpoch or maxSteps (trainer.stepsPerEpoch / trainer.maxSteps), or use schedule: constant`);
     }
     this.totalSteps = total ?? 0;
     const perEpoch = exp.state.stepsPerEpoch ?? 0;
@@ -72,8 +78,9 @@ export class LrSchedulerCallback extends Callback {
   }
 
   lrAt(step: number): number {
-    if ((this.opts.schedule ?? 'warmup-cosine') === 'constant') return this.baseLr!;
-    return warmupCosineLr({
+    const schedule = this.opts.schedule ?? 'warmup-cosine';
+    if (schedule === 'constant') return this.baseLr!;
+    return (schedule === 'cosine' ? cosineWithWarmupFactorLr : warmupCosineLr)({
       baseLr: this.baseLr!,
       warmupSteps: this.warmupSteps,
       totalSteps: this.totalSteps,
