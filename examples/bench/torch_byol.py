@@ -9,7 +9,7 @@
 # usage: python3 torch_byol.py threads config batch steps     (config: main | r18-w0.5 | r18-w0.5-gray | r18-w1 | r18-w1-gray)
 import json, os, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
-from torch_common import resnet18
+from torch_common import byol_loss, ema_update, lars_update, mlp, resnet18
 
 threads, config, batch, steps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -21,10 +21,6 @@ CONFIGS = {
     "r18-w1-gray": dict(width=1.0, size=28, channels=1, heads=(4096, 256)),
 }
 cfg = CONFIGS[config]
-
-
-def mlp(d, hidden, out):
-    return nn.Sequential(nn.Linear(d, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out))
 
 
 torch.manual_seed(0)
@@ -48,20 +44,8 @@ v2 = torch.rand(batch, cfg["channels"], cfg["size"], cfg["size"])
 
 
 def lars_step():
-    with torch.no_grad():
-        for p, buf in zip(params, bufs):
-            g = p.grad
-            if p.ndim > 1:  # biases and BN γ/β excluded
-                wn, gn = torch.norm(p), torch.norm(g)
-                if wn > 0 and gn > 0:
-                    trust = torch.clamp(eta * wn / (gn + wd * wn + 1e-8) / lr, max=1.0)
-                    g = (g + wd * p) * trust
-            buf.mul_(momentum).add_(g)
-            p.add_(buf, alpha=-lr)
-
-
-def loss_fn(p, z):
-    return (2 - 2 * F.cosine_similarity(p, z.detach(), dim=-1)).mean()
+    for p, buf in zip(params, bufs):  # biases and BN γ/β excluded
+        lars_update(p, p.grad, buf, lr, momentum, wd, eta, clip=True, excluded=p.ndim <= 1)
 
 
 def step(tau=0.99):
@@ -69,16 +53,12 @@ def step(tau=0.99):
     with torch.no_grad():
         z1, z2 = t_proj(t_enc(both)).chunk(2)
     p1, p2 = pred(proj(enc(both))).chunk(2)
-    loss = loss_fn(p1, z2) + loss_fn(p2, z1)
+    loss = byol_loss(p1, z2) + byol_loss(p2, z1)
     for p in params:
         p.grad = None
     loss.backward()
     lars_step()
-    with torch.no_grad():
-        src = nn.Sequential(enc, proj)
-        for t, o in zip(target.state_dict().values(), src.state_dict().values()):
-            if t.dtype.is_floating_point:
-                t.mul_(tau).add_(o, alpha=1 - tau)
+    ema_update(target, nn.Sequential(enc, proj), tau)  # weights and BN statistics
     return loss.item()
 
 
