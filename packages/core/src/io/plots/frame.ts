@@ -10,6 +10,8 @@ export interface LegendEntry {
   name: string;
   color: string;
   marker: 'line' | 'dot';
+  /** stroke-dasharray of a 'line' marker (a dashed series). */
+  dash?: string;
 }
 
 export interface FrameSpec {
@@ -129,7 +131,7 @@ export function renderFrame(spec: FrameSpec): Frame {
       const ly = y0 + 10 + i * 18;
       tail.push(
         e.marker === 'line'
-          ? `<line x1="${px(lx)}" y1="${px(ly)}" x2="${px(lx + 16)}" y2="${px(ly)}" stroke="${e.color}" stroke-width="2.5"/>`
+          ? `<line x1="${px(lx)}" y1="${px(ly)}" x2="${px(lx + 16)}" y2="${px(ly)}" stroke="${e.color}" stroke-width="2.5"${e.dash ? ` stroke-dasharray="${escapeXml(e.dash)}"` : ''}/>`
           : `<circle cx="${px(lx + 8)}" cy="${px(ly)}" r="4" fill="${e.color}"/>`,
         `<text x="${px(lx + 22)}" y="${px(ly + 4)}">${escapeXml(e.name)}</text>`,
       );

@@ -14,6 +14,10 @@ export interface LineSeries {
   points: ReadonlyArray<readonly [number, number]>;
   /** CSS colour; default: the categorical palette by series index. */
   color?: string;
+  /** SVG stroke-dasharray (e.g. `'6 4'`) for a dashed line; default solid. */
+  dash?: string;
+  /** Draw dots on the points (default: when the series has at most `markersUpTo` points). */
+  markers?: boolean;
 }
 
 /** Input of {@link lineChartSvg}. */
@@ -68,7 +72,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
   const xTicks = empty ? niceTicks(0, 1) : niceTicks(xLo, xHi, 6);
   const yTicks = empty ? niceTicks(0, 1) : niceTicks(yLo, yHi, 5);
   const colors = spec.series.map((s, i) => s.color ?? categoricalColor(i));
-  const legend: LegendEntry[] = spec.series.map((s, i) => ({ name: s.name, color: colors[i], marker: 'line' }));
+  const legend: LegendEntry[] = spec.series.map((s, i) => ({ name: s.name, color: colors[i], marker: 'line', dash: s.dash }));
   const note = empty ? 'no data' : undefined;
   const caption = !empty && skipped > 0 ? `${skipped} non-finite point${skipped === 1 ? '' : 's'} not drawn` : undefined;
   const frame = renderFrame({
@@ -87,7 +91,8 @@ export function lineChartSvg(spec: LineChartSpec): string {
   const body: string[] = [`<g class="series" clip-path="url(#${frame.clipId})" fill="none" stroke-width="2">`];
   segmented.forEach((segments, i) => {
     const s = spec.series[i];
-    body.push(`<g data-series="${escapeXml(s.name)}" stroke="${colors[i]}">`);
+    const dash = s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : '';
+    body.push(`<g data-series="${escapeXml(s.name)}" stroke="${colors[i]}"${dash}>`);
     for (const seg of segments) {
       if (seg.length > 1) {
         const d = seg.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${px(frame.sx(x))} ${px(frame.sy(y))}`).join(' ');
@@ -97,7 +102,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
     const count = segments.reduce((n, seg) => n + seg.length, 0);
     for (const seg of segments) {
       // A lone point between gaps would be invisible as a path.
-      if (count <= markersUpTo || seg.length === 1) {
+      if (s.markers ?? (count <= markersUpTo || seg.length === 1)) {
         for (const [x, y] of seg) {
           body.push(`<circle cx="${px(frame.sx(x))}" cy="${px(frame.sy(y))}" r="3" fill="${colors[i]}" stroke="none"/>`);
         }
