@@ -1,12 +1,14 @@
 import { evaluateKnn, evaluateLinearProbe } from '@selfsup/callbacks';
 import { openData, stdio, useBackend, type Output } from './context';
-import { loadEncoder } from './encoder';
+import { loadEncoder, type EncoderChoice } from './encoder';
 
 export interface EvalOptions {
   /** A run directory, a checkpoint directory or an exported encoder directory (inside a run). */
   target: string;
   knn?: boolean;
   linear?: boolean;
+  /** `online` or `target`; default: the run's choice (see LoadEncoderOptions). */
+  encoder?: EncoderChoice;
   backend?: string;
   plugins?: string[];
   io?: Output;
@@ -20,17 +22,22 @@ export interface EvalResult {
 /** `selfsup eval`: kNN and/or linear-probe accuracy of a trained encoder on the run's data. */
 export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
   const io = opts.io ?? stdio;
-  const { encoder, source, resolved } = await loadEncoder(opts.target, opts.plugins, async (r) => {
-    if (!r) throw new Error(`${opts.target}: eval needs the run's config.resolved.yaml (to know the data); pass the run directory`);
-    await useBackend(r, opts.backend, io.err);
-  });
+  const { encoder, source, which, resolved } = await loadEncoder(
+    opts.target,
+    opts.plugins,
+    async (r) => {
+      if (!r) throw new Error(`${opts.target}: eval needs the run's config.resolved.yaml (to know the data); pass the run directory`);
+      await useBackend(r, opts.backend, io.err);
+    },
+    { encoder: opts.encoder },
+  );
   try {
     if (!resolved) throw new Error('unreachable: checked before loading');
     const data = await openData(resolved, io.err);
     if (!data.val) throw new Error('eval needs labelled evaluation data: the run config has no val: section');
     const doKnn = opts.knn || !opts.linear;
     const out: EvalResult = {};
-    io.out(`encoder: ${source}`);
+    io.out(`encoder: ${source}${which ? ` (${which})` : ''}`);
     if (doKnn) {
       const r = await evaluateKnn(encoder, data.train, data.val);
       out.knn = { top1: r.top1, top5: r.top5 };

@@ -1,12 +1,13 @@
 import { ConfigError } from '@selfsup/core';
 import { parseArgs, positiveInt, single, UsageError } from './args';
 import { stdio, type Output } from './context';
+import { parseEncoderChoice } from './encoder';
 
 const USAGE = `usage:
   selfsup train <config.yaml> [--set key=value ...] [--backend auto|tensorflow|wasm|cpu]
                 [--out runs] [--resume RUN_DIR] [--max-steps N] [--plugin MODULE ...] [--no-baselines]
-  selfsup eval <run-dir|checkpoint-dir> [--knn] [--linear] [--backend ...]
-  selfsup export <run-dir|checkpoint-dir> --out DIR
+  selfsup eval <run-dir|checkpoint-dir> [--knn] [--linear] [--encoder online|target] [--backend ...]
+  selfsup export <run-dir|checkpoint-dir> --out DIR [--encoder online|target]
   selfsup info
 
 exit codes: 0 success, 1 training failure, 2 bad usage or config`;
@@ -40,19 +41,21 @@ export async function main(argv: string[], io: Output = stdio): Promise<number> 
         return 0;
       }
       case 'eval': {
-        const a = parseArgs(rest, { values: ['backend', 'plugin'], switches: ['knn', 'linear'] });
+        const a = parseArgs(rest, { values: ['backend', 'plugin', 'encoder'], switches: ['knn', 'linear'] });
         if (a.positionals.length !== 1) throw new UsageError('eval needs one run or checkpoint directory');
+        const encoder = parseEncoderChoice(single(a, 'encoder'));
         const { evaluate } = await import('./eval');
-        await evaluate({ target: a.positionals[0], knn: a.booleans.has('knn'), linear: a.booleans.has('linear'), backend: single(a, 'backend'), plugins: a.flags.get('plugin') ?? [], io });
+        await evaluate({ target: a.positionals[0], knn: a.booleans.has('knn'), linear: a.booleans.has('linear'), encoder, backend: single(a, 'backend'), plugins: a.flags.get('plugin') ?? [], io });
         return 0;
       }
       case 'export': {
-        const a = parseArgs(rest, { values: ['out', 'backend', 'plugin'], switches: [] });
+        const a = parseArgs(rest, { values: ['out', 'backend', 'plugin', 'encoder'], switches: [] });
         if (a.positionals.length !== 1) throw new UsageError('export needs one run or checkpoint directory');
         const out = single(a, 'out');
         if (!out) throw new UsageError('export needs --out DIR');
+        const encoder = parseEncoderChoice(single(a, 'encoder'));
         const { exportEncoder } = await import('./export');
-        await exportEncoder({ target: a.positionals[0], out, backend: single(a, 'backend'), plugins: a.flags.get('plugin') ?? [], io });
+        await exportEncoder({ target: a.positionals[0], out, encoder, backend: single(a, 'backend'), plugins: a.flags.get('plugin') ?? [], io });
         return 0;
       }
       case 'info': {

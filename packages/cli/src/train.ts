@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  ConfigError,
   createRun,
   createRunDir,
   plugins,
@@ -13,7 +14,7 @@ import {
 } from '@selfsup/core';
 import { evaluateKnn, flattenPixels } from '@selfsup/callbacks';
 import { loadResolvedConfig, openData, stdio, useBackend, type Output, type RunData } from './context';
-import { pickEncoder } from './encoder';
+import { chooseEncoder, exportableTargetEncoder, pickEncoder, pickTargetEncoder, type EncoderChoice } from './encoder';
 
 export interface TrainOptions {
   /** The YAML config (optional with `resume`: the run's config.resolved.yaml is used). */
@@ -34,8 +35,12 @@ export interface TrainOptions {
 export interface TrainResult {
   runDir: string;
   history: Record<string, number[]>;
-  knn?: { trained?: number; rawPixels?: number; randomInit?: number };
+  /** Final kNN accuracies: `trained` is the online encoder, `target` the target (EMA) encoder when the method has one. */
+  knn?: { trained?: number; target?: number; rawPixels?: number; randomInit?: number };
   exportDir?: string;
+  /** Which encoder export/encoder holds (`export.encoder` decided it; see exportReason). */
+  exportedEncoder?: EncoderChoice;
+  exportReason?: string;
 }
 
 /** Callbacks every CLI run gets unless the config lists them itself. */
@@ -81,6 +86,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
     const t = resolved.root.trainer;
     await exp.setup();
+    // export.encoder: target needs a target network: the method declares one or target-init builds it
+    if (resolved.root.export.encoder === 'target' && !('targetEncoder' in exp) && !resolved.callbacks.some((c) => c.name === 'target-init')) {
+      throw new ConfigError(
+        [{ path: 'export.encoder', value: 'target', present: true, rule: `method "${resolved.method.name}" has no target encoder (no targetEncoder getter, no target-init callback); use online or best` }],
+        resolved.file,
+      );
+    }
     const result: TrainResult = { runDir, history: {} };
     const canBaseline = !opts.noBaselines && !opts.resume && data.val?.hasLabels && data.train.hasLabels;
     const knnOpts = knnOptionsOf(resolved);
@@ -102,16 +114,36 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     );
     result.history = history.toJSON().history;
 
-    const exportDir = path.join(runDir, 'export', 'encoder');
-    await saveLayersModel(pickEncoder(exp), exportDir);
-    result.exportDir = exportDir;
-    io.err(`selfsup: encoder exported to ${exportDir} (load with tf.loadLayersModel)`);
-
-    if (data.val?.hasLabels && data.train.hasLabels) {
-      const trained = history.last('knn_acc') ?? (await evaluateKnn(pickEncoder(exp), data.train, data.val, knnOpts)).top1;
-      result.knn = { ...result.knn, trained };
-      printSummary(io, resolved, data, result);
+    // final kNN of both encoders (from the last epoch's evaluation when knn-eval ran it)
+    const target = pickTargetEncoder(exp);
+    const labelled = !!(data.val?.hasLabels && data.train.hasLabels);
+    if (labelled) {
+      const finalKnn = async (key: string, model: typeof target) => {
+        const logged = history.last(key);
+        return logged !== undefined && Number.isFinite(logged) ? logged : (await evaluateKnn(model!, data.train, data.val!, knnOpts)).top1;
+      };
+      result.knn = { ...result.knn, trained: await finalKnn('knn_acc', pickEncoder(exp)) };
+      if (target) result.knn.target = await finalKnn('knn_acc_target', target);
     }
+    const decision = chooseEncoder(resolved.root.export.encoder, { online: result.knn?.trained, target: result.knn?.target }, target !== undefined);
+    result.exportedEncoder = decision.encoder;
+    result.exportReason = decision.reason;
+
+    const exportDir = path.join(runDir, 'export', 'encoder');
+    if (decision.encoder === 'target') {
+      const copy = await exportableTargetEncoder(exp);
+      try {
+        await saveLayersModel(copy, exportDir);
+      } finally {
+        copy.dispose();
+      }
+    } else {
+      await saveLayersModel(pickEncoder(exp), exportDir);
+    }
+    result.exportDir = exportDir;
+    io.err(`selfsup: ${decision.encoder} encoder exported to ${exportDir} (${decision.reason}); load it with tf.loadLayersModel`);
+
+    if (labelled) printSummary(io, resolved, data, result);
     await writeFileAtomic(path.join(runDir, 'summary.json'), JSON.stringify({ ...result, history: undefined }, null, 2));
     return result;
   } finally {
@@ -132,5 +164,8 @@ function printSummary(io: Output, resolved: ResolvedConfig, data: RunData, r: Tr
   io.out(`kNN accuracy (k=${k.k ?? 20}, T=${k.temperature ?? 0.07}): memory bank "${data.train.name}" (${k.bankLimit ?? data.train.size}), queries "${data.val!.name}" (${k.queryLimit ?? data.val!.size})`);
   io.out(`  raw pixels           ${fmt(r.knn?.rawPixels)}`);
   io.out(`  untrained encoder    ${fmt(r.knn?.randomInit)}`);
-  io.out(`  ${resolved.method.name} encoder${' '.repeat(Math.max(1, 13 - resolved.method.name.length))}${fmt(r.knn?.trained)}`);
+  const label = (what: string) => `${what}${' '.repeat(Math.max(1, 21 - what.length))}`;
+  io.out(`  ${label(`${resolved.method.name} encoder`)}${fmt(r.knn?.trained)}`);
+  if (r.knn?.target !== undefined) io.out(`  ${label(`${resolved.method.name} target encoder`)}${fmt(r.knn.target)}`);
+  if (r.exportedEncoder) io.out(`exported: the ${r.exportedEncoder === 'target' ? `${resolved.method.name} target` : `${resolved.method.name}`} encoder (${r.exportReason})`);
 }

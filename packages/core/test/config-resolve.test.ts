@@ -127,6 +127,7 @@ describe('resolveConfig', () => {
       data: { name: 'mnist' },
       model: { width: 16, activation: 'relu' },
       optimizer: { lr: 0.1 },
+      export: { encoder: 'best' },
       callbacks: [
         { name: 'test-every', every: 5, mode: 'max' },
         { name: 'test-target-init' },

@@ -42,7 +42,7 @@ describe('validateConfig', () => {
 
   it('an unknown top-level key suggests the section it was meant to be (swapped letters)', () => {
     const err = configError(() => validateConfig(RootConfig, { ...minimal, modle: { width: 2 } }));
-    expect(err.message).toContain('modle: unknown key (allowed: name, method, plugins, trainer, data, val, callbacks, model, augment, optimizer, schedule); did you mean "model"?');
+    expect(err.message).toContain('modle: unknown key (allowed: name, method, plugins, trainer, data, val, export, callbacks, model, augment, optimizer, schedule); did you mean "model"?');
   });
 
   it('a wrong type names key path, value and rule, and is not converted implicitly', () => {
@@ -58,6 +58,15 @@ describe('validateConfig', () => {
     expect(err.message).toContain('examples/configs/x.yaml: trainer.epochs = -1: epochs must not be less than 1');
     const b = configError(() => validateConfig(RootConfig, { ...minimal, trainer: { backend: 'gpu' } }));
     expect(b.message).toContain('trainer.backend = "gpu": backend must be one of the following values: auto, tensorflow, wasm, cpu');
+  });
+
+  it('export.encoder defaults to best and rejects a value outside online | target | best, naming file, key and value', () => {
+    expect(validateConfig(RootConfig, minimal).export.encoder).toBe('best');
+    expect(validateConfig(RootConfig, { ...minimal, export: { encoder: 'target' } }).export.encoder).toBe('target');
+    const err = configError(() => validateConfig(RootConfig, { ...minimal, export: { encoder: 'ema' } }, { file: 'x.yaml' }));
+    expect(err.message.split('\n').slice(1)).toEqual(['x.yaml: export.encoder = "ema": encoder must be one of the following values: online, target, best']);
+    const typo = configError(() => validateConfig(RootConfig, { ...minimal, export: { encodr: 'online' } }));
+    expect(typo.message).toContain('export.encodr: unknown key (allowed: encoder); did you mean "encoder"?');
   });
 
   it('reports every problem at once, one per line', () => {

@@ -102,6 +102,22 @@ export type AugmentPresetName = 'byol' | 'byol-small-gray' | 'none';
 export const AUGMENT_PRESET_NAMES: readonly AugmentPresetName[] = ['byol', 'byol-small-gray', 'none'];
 
 /**
+ * Multi-crop (SwAV; DINO and solo-learn use it with BYOL too): `count` extra small random
+ * resized crops per image, seen only by the online network. Each uses view T's other ops
+ * (flip, colour jitter, ...) at its own size; the target sees the two global views only.
+ */
+export interface LocalCropsConfig {
+  /** Local crops per image (integer >= 1). */
+  count: number;
+  /** Output side in pixels: >= 4 and at most the global views' side. */
+  size: number;
+  /** Range of the crop's area as a fraction of the image area, within (0, 1], e.g. [0.05, 0.4]. */
+  scale: [number, number];
+  /** Aspect-ratio range (width / height); default T's crop ratio, else [3/4, 4/3]. */
+  ratio?: [number, number];
+}
+
+/**
  * The YAML `augment:` section, e.g.
  *
  * ```yaml
@@ -111,6 +127,10 @@ export const AUGMENT_PRESET_NAMES: readonly AugmentPresetName[] = ['byol', 'byol
  *   tPrime:
  *     solarize: { p: 0.3 }
  *     blur: null        # drop the blur from T'
+ *   localCrops:         # optional multi-crop: 4 extra 14 px crops of 5-40% of the area
+ *     count: 4
+ *     size: 14
+ *     scale: [0.05, 0.4]
  * ```
  */
 export interface AugmentSectionConfig {
@@ -118,4 +138,6 @@ export interface AugmentSectionConfig {
   size?: number;
   t?: AugmentationOverrides;
   tPrime?: AugmentationOverrides;
+  /** Multi-crop; absent or null: the two global views only. */
+  localCrops?: LocalCropsConfig | null;
 }

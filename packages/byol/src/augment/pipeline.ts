@@ -86,6 +86,22 @@ function checkImages(images: tf.Tensor): asserts images is tf.Tensor4D {
   }
 }
 
+/**
+ * `count` local crops of every image of the batch, all through `pipeline` in one batched call
+ * (each crop with its own random draws): [count·N, size, size, C], crop-major — rows
+ * c·N … c·N + N − 1 are crop c of images 0 … N − 1.
+ */
+export function localCropViews(images: tf.Tensor4D, pipeline: AugmentationPipeline, count: number, rng: Rng): tf.Tensor4D {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`localCropViews: count must be an integer >= 1, got ${count}`);
+  if (count === 1) return pipeline.apply(images, rng);
+  const tiled = tf.tile(images, [count, 1, 1, 1]) as tf.Tensor4D;
+  try {
+    return pipeline.apply(tiled, rng);
+  } finally {
+    tiled.dispose();
+  }
+}
+
 /** Two views of the same batch, v = t(x) and v' = t'(x), drawing from one stream: t first, then t'. */
 export function twoViews(images: tf.Tensor4D, t: AugmentationPipeline, tPrime: AugmentationPipeline, rng: Rng): [tf.Tensor4D, tf.Tensor4D] {
   const v1 = t.apply(images, rng);

@@ -4,6 +4,7 @@ import {
   AugmentationConfig,
   AugmentationOverrides,
   AugmentSectionConfig,
+  LocalCropsConfig,
 } from './config';
 import { AugmentationPipeline } from './pipeline';
 import { byolSmallGrayViewT, byolSmallGrayViewTPrime, byolViewT, byolViewTPrime } from './presets';
@@ -58,8 +59,60 @@ function mergeOverrides(base: AugmentationConfig, overrides: AugmentationOverrid
   return out as AugmentationConfig;
 }
 
-/** Builds the T and T' pipelines from the YAML section; errors name the `augment.*` key. */
-export function buildViewPipelines(section: AugmentSectionConfig, data: ImageShapeInfo): { t: AugmentationPipeline; tPrime: AugmentationPipeline } {
+/** Multi-crop views: `count` crops per image through `pipeline` (T's ops with the local crop). */
+export interface LocalCropViews {
+  count: number;
+  pipeline: AugmentationPipeline;
+}
+
+const LOCAL_CROP_KEYS = ['count', 'size', 'scale', 'ratio'];
+
+function localFail(key: string, value: unknown, rule: string): never {
+  throw new Error(`Invalid augmentation config: augment.localCrops${key ? `.${key}` : ''} = ${JSON.stringify(value)}; expected ${rule}.`);
+}
+
+function numberPair(v: unknown): v is [number, number] {
+  return Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) && v[0] <= v[1];
+}
+
+/**
+ * The local-crop view config of `augment.localCrops` (undefined when absent or null): view T's
+ * ops with T's crop replaced by the local one. `globalSize` is the side of the global views;
+ * a local crop may not be larger.
+ */
+export function resolveLocalCrops(section: AugmentSectionConfig, t: AugmentationConfig, globalSize: number): { count: number; config: AugmentationConfig } | undefined {
+  const lc = section.localCrops as unknown;
+  if (lc === undefined || lc === null) return undefined;
+  if (typeof lc !== 'object' || Array.isArray(lc)) localFail('', lc, 'a mapping { count, size, scale, ratio? }, or null for none');
+  const o = lc as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!LOCAL_CROP_KEYS.includes(key)) throw new Error(`Invalid augmentation config: unknown key augment.localCrops.${key}; allowed keys are: ${LOCAL_CROP_KEYS.join(', ')}.`);
+  }
+  const { count, size, scale, ratio } = o as Partial<LocalCropsConfig>;
+  if (!Number.isInteger(count) || (count as number) < 1) localFail('count', count, 'an integer >= 1 (local crops per image)');
+  if (!Number.isInteger(size) || (size as number) < 4 || (size as number) > globalSize) {
+    localFail('size', size, `an integer in [4, ${globalSize}] (output side in pixels, at most the global views' ${globalSize})`);
+  }
+  if (!numberPair(scale) || !(scale[0] > 0 && scale[1] <= 1)) localFail('scale', scale, '[min, max] with 0 < min <= max <= 1 (fractions of the image area)');
+  if (ratio !== undefined && (!numberPair(ratio) || !(ratio[0] > 0))) localFail('ratio', ratio, '[min, max] with 0 < min <= max (width / height)');
+  const crop = { size: size as number, scale: [scale[0], scale[1]] as [number, number], ratio: ratio ?? t.crop?.ratio ?? ([3 / 4, 4 / 3] as [number, number]) };
+  return { count: count as number, config: { ...structuredClone(t), crop } };
+}
+
+/**
+ * Builds the T and T' pipelines from the YAML section, and the local-crop pipeline when
+ * `localCrops` is set; errors name the `augment.*` key.
+ */
+export function buildViewPipelines(
+  section: AugmentSectionConfig,
+  data: ImageShapeInfo,
+): { t: AugmentationPipeline; tPrime: AugmentationPipeline; local?: LocalCropViews } {
   const { t, tPrime } = resolveAugmentSection(section, data);
-  return { t: new AugmentationPipeline(t, 'augment.t'), tPrime: new AugmentationPipeline(tPrime, 'augment.tPrime') };
+  const out: { t: AugmentationPipeline; tPrime: AugmentationPipeline; local?: LocalCropViews } = {
+    t: new AugmentationPipeline(t, 'augment.t'),
+    tPrime: new AugmentationPipeline(tPrime, 'augment.tPrime'),
+  };
+  const local = resolveLocalCrops(section, t, t.crop?.size ?? section.size ?? data.size);
+  if (local) out.local = { count: local.count, pipeline: new AugmentationPipeline(local.config, 'augment.localCrops') };
+  return out;
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { accumulateGradients, Experiment, registerMethod, splitBatch, type ImageBatch, type StepLogs } from '@selfsup/core';
-import { AugmentationPipeline, buildViewPipelines, twoViews } from '../augment';
-import { symmetricByolLoss, zStd } from '../loss';
+import { AugmentationPipeline, buildViewPipelines, localCropViews, twoViews, type LocalCropViews } from '../augment';
+import { multiCropByolLoss, zStd } from '../loss';
 import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
 import { createOptimizer, scaleLrByBatch, type OptimizerConfig, type SlotOptimizer } from '../optim';
 import { BYOL_DEFAULTS, ByolSectionsConfig, type ByolConfig, type ByolModelConfig, type ByolOptimizerConfig } from './config';
@@ -22,6 +22,11 @@ export const BYOL_MODELS = {
  * gradient; loss = Σ over both directions of 2 − 2·cos(p, sg(z')); one optimizer step on
  * the online weights only. Logs loss, z_std, lr (tau is logged by the ema callback).
  *
+ * With `augment.localCrops` (multi-crop), `count` small crops per image go through the online
+ * network only — the encoder sees the global views as one batch and the local crops as
+ * another (batch norm per resolution, as DINO and solo-learn), the heads see both at once —
+ * and the loss is 2 × the mean over pairs (see `multiCropByolLoss`).
+ *
  * Needs the `target-init` and `ema` callbacks (a YAML config gets them by default).
  */
 @registerMethod('byol', {
@@ -36,6 +41,7 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   readonly augmentRng;
   private t: AugmentationPipeline | undefined;
   private tPrime: AugmentationPipeline | undefined;
+  private local: LocalCropViews | undefined;
   readonly modelConfig: Required<ByolModelConfig>;
   readonly optimizerConfig: ByolOptimizerConfig & { name: NonNullable<ByolOptimizerConfig['name']> };
 
@@ -93,11 +99,13 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     if (aug && 't' in aug && aug.t instanceof AugmentationPipeline) {
       this.t = aug.t;
       this.tPrime = (aug as { tPrime: AugmentationPipeline }).tPrime;
+      this.local = (aug as { local?: LocalCropViews }).local;
     } else {
       const section = (aug ?? { preset: inputShape[2] === 1 ? 'byol-small-gray' : 'byol' }) as Parameters<typeof buildViewPipelines>[0];
       if (inputShape[0] !== inputShape[1]) throw new Error(`ByolExperiment: the augmentation presets expect square images, got ${inputShape[0]}×${inputShape[1]}; set augment.size`);
-      ({ t: this.t, tPrime: this.tPrime } = buildViewPipelines(section, { size: inputShape[0], channels: inputShape[2] }));
+      ({ t: this.t, tPrime: this.tPrime, local: this.local } = buildViewPipelines(section, { size: inputShape[0], channels: inputShape[2] }));
     }
+    if (this.local) checkLocalCropInput(encoder, featureDim, this.local, inputShape[2]);
   }
 
   protected override configureOptimizer(): tf.Optimizer {
@@ -140,6 +148,20 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     return this.model(BYOL_MODELS.onlineEncoder);
   }
 
+  /**
+   * The target (EMA) encoder, `target_encoder`, once the target-init callback has built it
+   * (undefined before): what knn-eval scores as `knn_acc_target` and `export.encoder: target`
+   * exports. Same architecture as `encoder`.
+   */
+  get targetEncoder(): tf.LayersModel | undefined {
+    return this.models.get(BYOL_MODELS.targetEncoder);
+  }
+
+  /** Local crops per image (`augment.localCrops.count`); 0 without multi-crop. */
+  get localCropCount(): number {
+    return this.local?.count ?? 0;
+  }
+
   private model(name: string): tf.LayersModel {
     const m = this.models.get(name);
     if (!m) {
@@ -157,16 +179,26 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     return tf.concat([v1, v2], 0);
   }
 
+  /**
+   * The local crops of a batch (multi-crop): [count·N, size, size, C], crop-major, drawn after
+   * the two global views; undefined without `augment.localCrops`.
+   */
+  localViews(images: tf.Tensor4D): tf.Tensor4D | undefined {
+    if (!this.local) return undefined;
+    return localCropViews(images, this.local.pipeline, this.local.count, this.augmentRng);
+  }
+
   trainStep(batch: ImageBatch | tf.Tensor4D): StepLogs {
     const images = batch instanceof tf.Tensor ? batch : batch.images;
     const n = images.shape[0];
     const both = this.views(images);
+    const local = this.localViews(images);
     const micro = this.optimizerConfig.microBatches ?? 1;
-    if (micro > 1) return this.microBatchStep(both, n, micro);
+    if (micro > 1) return this.microBatchStep(both, n, micro, local);
     const z = this.targetProjections(both);
     let zs: tf.Scalar | undefined;
     const loss = this.minimize(() => {
-      const r = this.onlineLoss(both, z, n);
+      const r = this.onlineLoss(both, z, n, local);
       // kept past the gradient scope; the loop disposes it with the step's logs
       zs = tf.keep(r.zStd);
       return r.loss;
@@ -183,17 +215,28 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
 
   /**
    * The symmetric loss of the online network on x = [view 1; view 2] of k images each, against
-   * the target projections z of the same rows; also the z_std of the online projections.
+   * the target projections z of the same rows; also the z_std of the online projections of the
+   * two views. With `local` ([count·k, s, s, C] crop-major local crops of the same k images),
+   * the multi-crop loss: the encoder runs once per resolution (the local crops are a batch of
+   * their own for batch norm; the functional encoder's convolutions and global average pooling
+   * take the smaller side), the heads once over both.
    */
-  private onlineLoss(x: tf.Tensor4D, z: tf.Tensor2D, k: number): { loss: tf.Scalar; zStd: tf.Scalar } {
+  private onlineLoss(x: tf.Tensor4D, z: tf.Tensor2D, k: number, local?: tf.Tensor4D): { loss: tf.Scalar; zStd: tf.Scalar } {
     const [zT1, zT2] = tf.split(z, [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
     const enc = this.model(BYOL_MODELS.onlineEncoder);
     const proj = this.model(BYOL_MODELS.onlineProjector);
     const pred = this.model(BYOL_MODELS.predictor);
-    const zo = proj.apply(enc.apply(x, { training: true }), { training: true }) as tf.Tensor2D;
+    let h = enc.apply(x, { training: true }) as tf.Tensor2D;
+    if (local) h = tf.concat([h, enc.apply(local, { training: true }) as tf.Tensor2D], 0);
+    const zo = proj.apply(h, { training: true }) as tf.Tensor2D;
     const p = pred.apply(zo, { training: true }) as tf.Tensor2D;
-    const [p1, p2] = tf.split(p, [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
-    return { loss: symmetricByolLoss(p1, zT2, p2, zT1), zStd: zStd(zo) };
+    if (!local) {
+      const [p1, p2] = tf.split(p, [k, k], 0) as [tf.Tensor2D, tf.Tensor2D];
+      return { loss: multiCropByolLoss(p1, zT2, p2, zT1), zStd: zStd(zo) };
+    }
+    const m = local.shape[0];
+    const [p1, p2, pl] = tf.split(p, [k, k, m], 0) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    return { loss: multiCropByolLoss(p1, zT2, p2, zT1, pl), zStd: zStd(tf.slice(zo, [0, 0], [2 * k, -1])) };
   }
 
   /**
@@ -201,9 +244,10 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
    * (the same augmentations as without splitting), then part i takes rows i of both views;
    * each part runs the target forward, the online forward and backward on its own, and the
    * optimizer applies the mean gradient once. z_std is the mean over parts. A batch smaller
-   * than `microBatches` is split into one part per image.
+   * than `microBatches` is split into one part per image. Local crops (multi-crop) are split
+   * the same way: part i takes every crop of its images.
    */
-  private microBatchStep(both: tf.Tensor4D, n: number, microBatches: number): StepLogs {
+  private microBatchStep(both: tf.Tensor4D, n: number, microBatches: number, local?: tf.Tensor4D): StepLogs {
     // a short last batch (data sources that keep the remainder) is split into at most n parts
     const micro = Math.min(microBatches, n);
     if (!this.optimizer) throw new Error('ByolExperiment: no optimizer; call setup() or fit() first');
@@ -211,20 +255,46 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     const parts1 = splitBatch(v1, micro);
     const parts2 = splitBatch(v2, micro);
     const inputs = parts1.map((p1, i) => tf.concat([p1, parts2[i]], 0));
+    // crop c of the images of part i, for every c, crop-major like the whole-batch local views
+    const crops = local ? (tf.split(local, local.shape[0] / n, 0) as tf.Tensor4D[]) : [];
+    const localParts = local ? crops.map((crop) => splitBatch(crop, micro)) : undefined;
+    const locals = localParts ? parts1.map((_, i) => tf.concat(localParts.map((parts) => parts[i]), 0)) : undefined;
     // Target projections first, outside the gradient tape (which would keep the target's
     // activations alive for a backward pass it never needs); each part is its own batch for BN.
     const targets = inputs.map((x) => tf.tidy(() => this.targetProjections(x)));
     const zStds: tf.Scalar[] = [];
     const { loss, grads } = accumulateGradients((i) => {
-      const r = this.onlineLoss(inputs[i], targets[i], parts1[i].shape[0]);
+      const r = this.onlineLoss(inputs[i], targets[i], parts1[i].shape[0], locals?.[i]);
       zStds.push(tf.keep(r.zStd));
       return r.loss;
     }, this.trainableVariables(), micro);
     this.optimizer.applyGradients(grads);
-    tf.dispose([...Object.values(grads), ...targets, ...inputs]);
+    tf.dispose([...Object.values(grads), ...targets, ...inputs, ...crops, ...(locals ?? []), ...(localParts ?? []).flat()]);
     const zs = tf.tidy(() => tf.div(tf.addN(zStds), micro) as tf.Scalar);
     tf.dispose(zStds);
     return { loss, z_std: zs, lr: (this.optimizer as SlotOptimizer).learningRate };
+  }
+}
+
+/**
+ * Multi-crop runs the online encoder on the local crops' smaller side (`apply` skips the
+ * functional model's input-shape check; ResNet's convolutions and global average pooling take
+ * any side). Checks once, in inference mode on two blank crops (no BN statistics move), that
+ * the encoder does and gives features of the usual size, so a bring-your-own encoder with a
+ * fixed-size layer (flatten + dense) fails at setup and says why.
+ */
+function checkLocalCropInput(encoder: tf.LayersModel, featureDim: number, local: LocalCropViews, channels: number): void {
+  if (!Number.isInteger(local.count) || local.count < 1) throw new Error(`ByolExperiment: augment.localCrops.count must be an integer >= 1, got ${local.count}`);
+  const size = local.pipeline.config.crop?.size;
+  if (size === undefined) throw new Error('ByolExperiment: the local-crop pipeline needs a crop op (its output side is the local crop size)');
+  let shape: number[];
+  try {
+    shape = tf.tidy(() => (encoder.apply(tf.zeros([2, size, size, channels]), { training: false }) as tf.Tensor).shape);
+  } catch (err) {
+    throw new Error(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" does not take ${size}×${size} inputs (${(err as Error).message}); use a fully convolutional encoder or drop localCrops`);
+  }
+  if (shape.length !== 2 || shape[1] !== featureDim) {
+    throw new Error(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" gives [${shape}] for ${size}×${size} inputs, expected [2, ${featureDim}]`);
   }
 }
 

@@ -3,7 +3,7 @@ import { IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, Max, Min, Valid
 import type * as tf from '@tensorflow/tfjs';
 import { BACKBONE_NAMES, type BackboneName } from '../models';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim';
-import type { AugmentationPipeline, AugmentSectionConfig } from '../augment';
+import type { AugmentationPipeline, AugmentSectionConfig, LocalCropViews } from '../augment';
 
 /** `model:` — the online network. Defaults: ResNet-18, CIFAR stem, heads 4096 → 256 (the paper). */
 export class ByolModelConfig {
@@ -132,7 +132,7 @@ export class ByolSectionsConfig {
   @Type(() => ByolModelConfig)
   model?: ByolModelConfig;
 
-  /** See AugmentSectionConfig (preset, size, t, tPrime); checked when the pipelines are built. */
+  /** See AugmentSectionConfig (preset, size, t, tPrime, localCrops); checked when the pipelines are built. */
   @IsOptional()
   @IsObject()
   augment?: AugmentSectionConfig;
@@ -148,8 +148,8 @@ export interface ByolConfig {
   model?: ByolModelConfig;
   /** Bring your own backbone: a LayersModel whose output is the feature vector (see wrapBackbone). */
   encoder?: tf.LayersModel;
-  /** The YAML section, or ready pipelines for T and T'. */
-  augment?: AugmentSectionConfig | { t: AugmentationPipeline; tPrime: AugmentationPipeline };
+  /** The YAML section, or ready pipelines for T and T' (and, for multi-crop, the local crops'). */
+  augment?: AugmentSectionConfig | { t: AugmentationPipeline; tPrime: AugmentationPipeline; local?: LocalCropViews };
   optimizer?: ByolOptimizerConfig;
   /** [H, W, C] of the input; default: the `train` dataset's image shape. */
   inputShape?: [number, number, number];

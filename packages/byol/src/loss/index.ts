@@ -1,3 +1,3 @@
-export { byolRegressionLoss, symmetricByolLoss } from './byol-loss';
+export { byolRegressionLoss, multiCropByolLoss, symmetricByolLoss } from './byol-loss';
 export { zStd } from './z-std';
 export { l2Normalize, stopGradient } from './normalize';

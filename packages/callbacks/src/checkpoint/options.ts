@@ -8,7 +8,11 @@ export class CheckpointOptions {
   @IsNotEmpty()
   dir?: string;
 
-  /** Epoch metric that decides `best/` (e.g. `knn_acc`, `loss`, `val_loss`). */
+  /**
+   * Epoch metric that decides `best/`: any metric a callback logs, e.g. `knn_acc`,
+   * `knn_acc_target` (the target encoder's kNN accuracy, logged by knn-eval when the method
+   * has a target network), `linear_acc`, `loss`.
+   */
   @IsString()
   @IsNotEmpty()
   monitor = 'knn_acc';

@@ -2,6 +2,7 @@ export * from './errors';
 export * from './validate';
 export * from './trainer';
 export * from './data';
+export * from './export';
 export * from './root';
 export * from './overrides';
 export * from './yaml';

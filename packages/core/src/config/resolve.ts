@@ -41,7 +41,7 @@ export class ResolvedConfig {
    * holds. Resolving it again (from any directory) gives the same config.
    */
   toPlain(): Record<string, unknown> {
-    const { name, plugins: pluginSpecs, trainer, data, val } = this.root;
+    const { name, plugins: pluginSpecs, trainer, data, val, export: exportSection } = this.root;
     return toPlainData({
       name,
       method: this.method.name,
@@ -51,6 +51,7 @@ export class ResolvedConfig {
       data,
       val,
       ...this.methodConfig,
+      export: exportSection,
       callbacks: this.callbacks.map((c) => ({ name: c.name, ...c.options })),
     }) as Record<string, unknown>;
   }

@@ -1,5 +1,6 @@
 import { Allow, IsArray, IsNotEmpty, IsObject, IsOptional, IsString, Matches } from 'class-validator';
 import { DataConfig } from './data';
+import { ExportConfig } from './export';
 import { TrainerConfig } from './trainer';
 import { Section } from './validate';
 
@@ -48,6 +49,10 @@ export class RootConfig {
   /** Evaluation / validation data (e.g. the labeled split kNN evaluation uses). */
   @Section(() => DataConfig, { optional: true })
   val?: DataConfig;
+
+  /** What `selfsup train` exports at the end (`encoder: online | target | best`). */
+  @Section(() => ExportConfig)
+  export: ExportConfig = new ExportConfig();
 
   /** Entries are checked one by one in resolveConfig (their keys depend on the callback). */
   @IsArray()
