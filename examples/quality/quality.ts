@@ -100,7 +100,7 @@ export function parseArgs(argv: readonly string[]): QualityArgs {
         a.label = v;
         break;
       case 'subset':
-        if (v !== 'embedded' && v !== 'full') throw new Refusal(`--subset takes "embedded" (the shipped 6000/1000 subset) or "full", got "${v}"`);
+        if (v !== 'embedded' && v !== 'full') throw new Refusal(`--subset takes "embedded" (the shipped 6000/10000 subset) or "full", got "${v}"`);
         a.subset = v;
         break;
       case 'out':
@@ -144,7 +144,7 @@ export function findFullData(dataDir: string | undefined, env: NodeJS.ProcessEnv
     `the full Fashion-MNIST (60k/10k) is not installed: looked in ${looked.join(', ')}. ` +
       'Install it with `sudo apt-get install dataset-fashion-mnist`, or set SELFSUP_DATA to a folder with the four IDX .gz files ' +
       '(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz); ' +
-      '--subset embedded runs on the shipped 6000/1000 subset instead.',
+      '--subset embedded runs on the shipped 6000/10000 subset instead.',
   );
 }
 
@@ -328,7 +328,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const t = resolved.root.trainer;
-  err(`quality: ${name}: ${a.subset === 'full' ? `full Fashion-MNIST from ${dataDir}` : 'the embedded 6000/1000 subset'}, ${t.epochs} epochs, seed ${t.seed}`);
+  err(`quality: ${name}: ${a.subset === 'full' ? `full Fashion-MNIST from ${dataDir}` : 'the embedded 6000/10000 subset'}, ${t.epochs} epochs, seed ${t.seed}`);
   const prev = a.fresh ? undefined : previousAttempt(a.runs, name, fingerprint);
   const io = {
     out: err,

@@ -114,7 +114,7 @@ const INTRO = `# Representation quality
 kNN accuracy (k=20, T=0.07, cosine) of BYOL encoders on Fashion-MNIST: pretrained on the 60k
 training images, which are also the memory bank, and scored on the 10k test images after every
 epoch, next to raw pixels and the same network untrained. Rows marked \`embedded\` used the
-6000/1000 subset shipped in the repository (quick checks, not comparable with full rows).
+6000/10000 subset shipped in the repository (quick checks, not comparable with full rows).
 Produced by \`npm run quality -- <config.yaml> [--epochs N] [--compare-torch]\`
 (examples/quality/quality.ts); each row's numbers are in docs/quality/<name>.json. The PyTorch
 column is torch_quality.py trained on the same recipe (same data, model, optimizer, schedules
