@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CallbackOrder, onBatchEnd, onExperimentStart, plugins } from '@selfsup/core';
 import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
 import { AugmentationPipeline, BYOL_MODELS, ByolExperiment } from '../src';
+import { oneStepDelta, splitAgainstHalves } from './micro-batch-check';
 
 // Conv gradients on the plain cpu backend: tiny shapes only.
 beforeAll(async () => {
@@ -162,31 +163,11 @@ describe('ByolExperiment', () => {
     };
 
     it('averages the gradients of the parts: the update equals the mean of the updates of each half alone', async () => {
-      // one step each (maxSteps counts steps; stop after the first)
-      const step = async (micro: number, x: tf.Tensor4D) => {
-        const exp = make(micro);
-        await exp.setup();
-        const before = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
-        exp.addCallback(new TargetInitCallback());
-        await exp.fit(function* () { yield x; }, { epochs: 1 });
-        const after = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
-        exp.dispose();
-        return after.map((w, i) => w.map((v, j) => v - before[i][j]));
-      };
-      const [h1, h2] = tf.split(batch(), 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-      const split = await step(2, batch());
-      const a = await step(1, h1);
-      const b = await step(1, h2);
-      let maxDelta = 0;
-      let maxErr = 0;
-      split.forEach((w, i) => w.forEach((v, j) => {
-        maxDelta = Math.max(maxDelta, Math.abs(v));
-        maxErr = Math.max(maxErr, Math.abs(v - (a[i][j] + b[i][j]) / 2));
-      }));
+      const { split, maxDelta, maxErr } = await splitAgainstHalves(make, batch);
       expect(maxDelta).toBeGreaterThan(1e-4); // the step did move the weights
       expect(maxErr / maxDelta).toBeLessThan(1e-4);
       // and a whole-batch step is a different update (batch norm sees 8 rows, not 4)
-      const whole = await step(1, batch());
+      const whole = await oneStepDelta(make, 1, batch());
       const diff = Math.max(...whole.flatMap((w, i) => w.map((v, j) => Math.abs(v - split[i][j]))));
       expect(diff / maxDelta).toBeGreaterThan(1e-3);
     });

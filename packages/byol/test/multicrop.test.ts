@@ -15,6 +15,7 @@ import {
   type ImageBatch,
 } from '@selfsup/core';
 import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
+import { splitAgainstHalves } from './micro-batch-check';
 import {
   AugmentationPipeline,
   BYOL_MODELS,
@@ -237,27 +238,7 @@ describe('ByolExperiment with localCrops', () => {
       local: { count: 2, pipeline: new AugmentationPipeline({ crop: { size: 4, scale: [1, 1], ratio: [1, 1] } }) },
     };
     const batch = () => tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
-    const step = async (micro: number, x: tf.Tensor4D) => {
-      const exp = new ByolExperiment(tinyConfig(augment, { momentum: 0, microBatches: micro }));
-      await exp.setup();
-      const before = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
-      const counts: number[] = [];
-      exp.addCallback(new TargetInitCallback(), onBatchEnd({ name: 'count' })(() => void counts.push(tf.memory().numTensors)));
-      await exp.fit(function* () { yield x; }, { epochs: 1 });
-      const after = exp.trainableVariables().map((v) => Array.from(v.dataSync()));
-      exp.dispose();
-      return after.map((w, i) => w.map((v, j) => v - before[i][j]));
-    };
-    const [h1, h2] = tf.split(batch(), 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-    const split = await step(2, batch());
-    const a = await step(1, h1);
-    const b = await step(1, h2);
-    let maxDelta = 0;
-    let maxErr = 0;
-    split.forEach((w, i) => w.forEach((v, j) => {
-      maxDelta = Math.max(maxDelta, Math.abs(v));
-      maxErr = Math.max(maxErr, Math.abs(v - (a[i][j] + b[i][j]) / 2));
-    }));
+    const { maxDelta, maxErr } = await splitAgainstHalves((micro) => new ByolExperiment(tinyConfig(augment, { momentum: 0, microBatches: micro })), batch);
     expect(maxDelta).toBeGreaterThan(1e-4);
     expect(maxErr / maxDelta).toBeLessThan(1e-4);
   });
