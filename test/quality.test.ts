@@ -165,15 +165,15 @@ describe('the PyTorch recipe', () => {
       seed: 0,
       threads: 2,
       data: { dir: dataDir, trainLimit: null, testLimit: null },
-      epochs: 8,
+      epochs: 16,
       batchSize: 128,
       stepsPerEpoch: null,
       model: { width: 0.125, stem: 'cifar', projectorHiddenDim: 1024, projectorDim: 128, predictorHiddenDim: 1024 },
-      // lr 1.0 × 128/256; LARS with η 0.02 and clipping; defaults of the rest
-      optimizer: { name: 'lars', lr: 0.5, momentum: 0.9, weightDecay: 1e-5, eta: 0.02, clipTrustRatio: true, nesterov: false, predictorLrMultiplier: 1, predictorFixedLr: false },
-      // warmupEpochs 1 = one epoch of full batches: floor(6000 / 128)
-      schedule: { type: 'warmup-cosine', warmupSteps: 46, minLr: 0 },
-      ema: { tauBase: 0.9, bnStats: 'ema' },
+      // lr 1.0 × 128/256; LARS with η 0.02 and clipping; the predictor at 10× and unscheduled
+      optimizer: { name: 'lars', lr: 0.5, momentum: 0.9, weightDecay: 1e-5, eta: 0.02, clipTrustRatio: true, nesterov: false, predictorLrMultiplier: 10, predictorFixedLr: true },
+      // warmupEpochs 0.4 of an epoch of full batches: round(0.4 · floor(6000 / 128)) = round(18.4)
+      schedule: { type: 'cosine', warmupSteps: 18, minLr: 0 },
+      ema: { tauBase: 0.97, bnStats: 'ema' },
       augment: { localCrops: null },
       knn: { k: 20, temperature: 0.07 },
     });
