@@ -154,6 +154,7 @@ describe('loadConfigFile', () => {
       plugins: [],
       trainer: { epochs: 10, batchSize: 128, backend: 'auto', seed: 0, logEvery: 10 },
       data: { name: 'mnist', limit: 5 },
+      export: { encoder: 'best' },
       callbacks: [],
     });
   });
