@@ -13,7 +13,7 @@ import {
   type ExportEncoderChoice,
   type ResolvedConfig,
 } from '@selfsup/core';
-import { cloneArchitecture, conventionalTargetName, copyWeights } from '@selfsup/callbacks';
+import { cloneArchitecture, conventionalTargetName, copyWeights, declaredTargetEncoder } from '@selfsup/callbacks';
 import { UsageError } from './args';
 import { loadResolvedConfig, openData } from './context';
 
@@ -209,22 +209,13 @@ export function pickEncoder(exp: Experiment<unknown, unknown>): tf.LayersModel {
   return m;
 }
 
-function declaredTarget(exp: Experiment<unknown, unknown>): tf.LayersModel | undefined {
-  try {
-    const m = (exp as unknown as { targetEncoder?: unknown }).targetEncoder;
-    return m && typeof (m as tf.LayersModel).predict === 'function' ? (m as tf.LayersModel) : undefined;
-  } catch {
-    return undefined; // a getter that throws before the target exists
-  }
-}
-
 /**
  * The key of the target (EMA) encoder in `exp.models`: the model the method's `targetEncoder`
  * getter returns, else `target_<encoder key without "online_">` (BYOL: `target_encoder`).
  * Also the name a checkpoint stores it under.
  */
 export function targetEncoderName(exp: Experiment<unknown, unknown>): string {
-  const declared = declaredTarget(exp);
+  const declared = declaredTargetEncoder(exp);
   const found = declared && [...exp.models.entries()].find(([, m]) => m === declared);
   if (found) return found[0];
   const online = pickEncoder(exp);
@@ -234,7 +225,7 @@ export function targetEncoderName(exp: Experiment<unknown, unknown>): string {
 
 /** The target (EMA) encoder of a method that has one (see targetEncoderName), else undefined. */
 export function pickTargetEncoder(exp: Experiment<unknown, unknown>): tf.LayersModel | undefined {
-  const m = declaredTarget(exp) ?? exp.models.get(targetEncoderName(exp));
+  const m = declaredTargetEncoder(exp) ?? exp.models.get(targetEncoderName(exp));
   return m === pickEncoder(exp) ? undefined : m;
 }
 

@@ -15,6 +15,17 @@ export interface WarmupCosineOptions {
   step: number;
 }
 
+/** The checks both warm-up schedules share; returns minLr and the step clamped to [0, totalSteps]. */
+function checkWarmupSchedule(fn: string, o: WarmupCosineOptions): { minLr: number; k: number } {
+  const minLr = o.minLr ?? 0;
+  need(fn, 'baseLr', o.baseLr, o.baseLr >= 0, 'a number ≥ 0');
+  need(fn, 'totalSteps', o.totalSteps, Number.isInteger(o.totalSteps) && o.totalSteps > 0, 'a positive integer');
+  need(fn, 'warmupSteps', o.warmupSteps, Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.warmupSteps <= o.totalSteps, `an integer in [0, totalSteps = ${o.totalSteps}]`);
+  need(fn, 'minLr', minLr, minLr >= 0 && minLr <= o.baseLr, `in [0, baseLr = ${o.baseLr}]`);
+  need(fn, 'step', o.step, true, 'a finite number');
+  return { minLr, k: Math.min(Math.max(o.step, 0), o.totalSteps) };
+}
+
 /**
  * Linear warm-up from `warmupStartLr` to `baseLr` over `warmupSteps`, then cosine decay
  * to `minLr` at `totalSteps` (DeepMind's BYOL schedule when minLr = warmupStartLr = 0):
@@ -22,16 +33,9 @@ export interface WarmupCosineOptions {
  *   k ≥ W:  min + (base − min)·(1 + cos(π·(k − W)/(K − W)))/2
  */
 export function warmupCosineLr(o: WarmupCosineOptions): number {
-  const fn = 'warmupCosineLr';
-  const minLr = o.minLr ?? 0;
+  const { minLr, k } = checkWarmupSchedule('warmupCosineLr', o);
   const start = o.warmupStartLr ?? 0;
-  need(fn, 'baseLr', o.baseLr, o.baseLr >= 0, 'a number ≥ 0');
-  need(fn, 'totalSteps', o.totalSteps, Number.isInteger(o.totalSteps) && o.totalSteps > 0, 'a positive integer');
-  need(fn, 'warmupSteps', o.warmupSteps, Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.warmupSteps <= o.totalSteps, `an integer in [0, totalSteps = ${o.totalSteps}]`);
-  need(fn, 'minLr', minLr, minLr >= 0 && minLr <= o.baseLr, `in [0, baseLr = ${o.baseLr}]`);
-  need(fn, 'warmupStartLr', start, start >= 0, 'a number ≥ 0');
-  need(fn, 'step', o.step, true, 'a finite number');
-  const k = Math.min(Math.max(o.step, 0), o.totalSteps);
+  need('warmupCosineLr', 'warmupStartLr', start, start >= 0, 'a number ≥ 0');
   if (k < o.warmupSteps) return start + ((o.baseLr - start) * k) / o.warmupSteps;
   const decaySteps = o.totalSteps - o.warmupSteps;
   if (decaySteps === 0) return o.baseLr;
@@ -56,14 +60,7 @@ export function scaleLrByBatch(baseLr: number, batchSize: number, reference = 25
  * is not used.
  */
 export function cosineWithWarmupFactorLr(o: WarmupCosineOptions): number {
-  const fn = 'cosineWithWarmupFactorLr';
-  const minLr = o.minLr ?? 0;
-  need(fn, 'baseLr', o.baseLr, o.baseLr >= 0, 'a number ≥ 0');
-  need(fn, 'totalSteps', o.totalSteps, Number.isInteger(o.totalSteps) && o.totalSteps > 0, 'a positive integer');
-  need(fn, 'warmupSteps', o.warmupSteps, Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0 && o.warmupSteps <= o.totalSteps, `an integer in [0, totalSteps = ${o.totalSteps}]`);
-  need(fn, 'minLr', minLr, minLr >= 0 && minLr <= o.baseLr, `in [0, baseLr = ${o.baseLr}]`);
-  need(fn, 'step', o.step, true, 'a finite number');
-  const k = Math.min(Math.max(o.step, 0), o.totalSteps);
+  const { minLr, k } = checkWarmupSchedule('cosineWithWarmupFactorLr', o);
   const cosine = minLr + ((o.baseLr - minLr) * (1 + Math.cos((Math.PI * k) / o.totalSteps))) / 2;
   return k < o.warmupSteps ? (cosine * k) / o.warmupSteps : cosine;
 }

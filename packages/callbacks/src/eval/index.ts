@@ -17,6 +17,6 @@ export {
 } from './linear-probe';
 export { evaluateKnn, evaluateLinearProbe, type DatasetEvalOptions, type DatasetEvalResult } from './evaluate';
 export { FeatureEvalCallback, FeatureEvalOptions, BankQueryEvalCallback, BankQueryEvalOptions } from './feature-eval-callback';
-export { KnnEvalCallback, KnnEvalOptions, conventionalTargetName, type KnnTargetChoice } from './knn-eval-callback';
+export { KnnEvalCallback, KnnEvalOptions, conventionalTargetName, declaredTargetEncoder, type KnnTargetChoice } from './knn-eval-callback';
 export { LinearProbeCallback, LinearProbeEvalOptions } from './linear-probe-callback';
 export { EmbeddingPlotCallback, EmbeddingPlotOptions, writeEmbeddingPlot, type EmbeddingPlotFiles } from './embedding-plot-callback';

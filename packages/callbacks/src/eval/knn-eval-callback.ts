@@ -43,6 +43,19 @@ export function conventionalTargetName(model: string): string {
 }
 
 /**
+ * The target encoder a method declares with a `targetEncoder` getter (ByolExperiment does), or
+ * undefined: no getter, not a model, or a getter that throws before the target exists.
+ */
+export function declaredTargetEncoder(exp: object): tf.LayersModel | undefined {
+  try {
+    const m = (exp as { targetEncoder?: unknown }).targetEncoder;
+    return m && typeof (m as tf.LayersModel).predict === 'function' ? (m as tf.LayersModel) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Weighted kNN accuracy of the encoder at epoch end (every N epochs and at the last one):
  * the `bank` dataset's features are the memory bank, the `query` dataset is classified.
  * Logs `knn_acc` (top-1) and, with more than 5 classes, `knn_top5`. When the experiment has
@@ -83,15 +96,7 @@ export class KnnEvalCallback extends BankQueryEvalCallback<KnnEvalOptions> {
       const conventional = conventionalTargetName(o.model);
       found = exp.models.get(conventional);
       looked = `a model "${conventional}" or a method-declared target encoder (a targetEncoder getter)`;
-      if (!found) {
-        // the method's own declaration; a getter that throws (no target yet) counts as none
-        try {
-          const declared = (exp as unknown as { targetEncoder?: unknown }).targetEncoder;
-          if (declared && typeof (declared as tf.LayersModel).predict === 'function') found = declared as tf.LayersModel;
-        } catch {
-          found = undefined;
-        }
-      }
+      found ??= declaredTargetEncoder(exp);
     }
     if (found === online) found = undefined;
     if (!found && o.target === true) {
