@@ -12,9 +12,10 @@ import * as tf from '@tensorflow/tfjs';
 import { CallbackOrder, captureExperimentState, disposeSnapshot, onBatchEnd, onEpochEnd, readCheckpointMeta, type Callback } from '@selfsup/core';
 import { CheckpointCallback, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '@selfsup/callbacks';
 import { ByolExperiment } from '@selfsup/byol';
+import { useBackend } from './helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 
 let tmp: string;

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@selfsup/core';
 import {
@@ -22,12 +21,13 @@ import {
   sampleFlips,
   toGrayscale,
 } from '../src/augment';
+import { useBackend } from '../../../test/helpers/backend';
 
 // Op-level checks on the cpu backend with tiny images; golden values are hand-computed
 // (derivations in the comments) or from Python's colorsys for hue.
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 
 const close = (actual: tf.Tensor, expected: number[] | Float32Array, tol = 1e-5) => {
@@ -232,8 +232,8 @@ describe('resized crop and normalize', () => {
     // tfjs's cropAndResize writes 0 (its extrapolation value) where float rounding puts the
     // last sample a hair past the image edge; seen on wasm and cpu for 14 px outputs.
     const sizes: Array<[number, number]> = [[28, 14], [28, 13], [28, 27], [28, 9], [32, 14]];
-    for (const backend of ['cpu', 'wasm']) {
-      await tf.setBackend(backend);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
       for (const [side, out] of sizes) {
         const windows = [];
         for (let top = 0; top < side - 2; top += 3) for (const h of [side - top, Math.max(2, side - top - 1)]) windows.push({ top, left: side - h, height: h, width: h, fallback: false });
@@ -244,7 +244,7 @@ describe('resized crop and normalize', () => {
         tf.dispose([x, y, min]);
       }
     }
-    await tf.setBackend('cpu');
+    await useBackend('cpu');
   });
 
   it('normalizes per channel', () => {

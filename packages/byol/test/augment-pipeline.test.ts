@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@selfsup/core';
 import {
@@ -11,11 +10,12 @@ import {
   byolViewTPrime,
   twoViews,
 } from '../src/augment';
+import { useBackend } from '../../../test/helpers/backend';
 
 // The whole pipelines on the wasm backend (the project's default), 8×16×16×3 batches.
 
 beforeAll(async () => {
-  expect(await tf.setBackend('wasm')).toBe(true);
+  await useBackend('wasm');
 });
 
 const images = (n: number, side: number, channels: number, seed: number) => tf.randomUniform([n, side, side, channels], 0, 1, 'float32', seed) as tf.Tensor4D;
@@ -76,7 +76,7 @@ describe('AugmentationPipeline', () => {
     const wasmValues = wasmOut.dataSync().slice();
     const pixels = x.dataSync().slice();
     tf.dispose([x, wasmOut]);
-    await tf.setBackend('cpu');
+    await useBackend('cpu');
     try {
       const xc = tf.tensor4d(pixels, [4, 16, 16, 3]);
       const cpuOut = TP.apply(xc, new Rng(9));
@@ -86,7 +86,7 @@ describe('AugmentationPipeline', () => {
       expect(maxDiff).toBeLessThan(1e-4);
       tf.dispose([xc, cpuOut]);
     } finally {
-      await tf.setBackend('wasm');
+      await useBackend('wasm');
     }
   });
 

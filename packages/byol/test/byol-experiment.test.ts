@@ -4,10 +4,11 @@ import { CallbackOrder, onBatchEnd, onExperimentStart, plugins } from '@selfsup/
 import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
 import { AugmentationPipeline, BYOL_MODELS, ByolExperiment } from '../src';
 import { oneStepDelta, splitAgainstHalves } from './micro-batch-check';
+import { useBackend } from '../../../test/helpers/backend';
 
 // Conv gradients on the plain cpu backend: tiny shapes only.
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 
 const tiny = () =>

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpHead, countTrainableParams } from '../src/models';
+import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
 });
 
 const stats = (t: tf.Tensor) => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { byolRegressionLoss, stopGradient, symmetricByolLoss, zStd } from '../src/loss';
+import { useBackend } from '../../../test/helpers/backend';
 
 const t2 = (rows: number[][]) => tf.tensor2d(rows);
 const value = (t: tf.Tensor) => t.dataSync()[0];
@@ -13,7 +13,7 @@ const Z = [[0, 2], [6, 8], [1, 0]];
 const LOSS_PZ = (4 - Math.SQRT2) / 3; // 0.8619288125423017 (numpy agrees)
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
 });
 
 describe('byolRegressionLoss', () => {

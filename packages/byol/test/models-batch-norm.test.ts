@@ -3,11 +3,12 @@ import * as tf from '@tensorflow/tfjs';
 import { buildResNet } from '../src';
 import { TrainingBatchNormalization } from '../src/models/batch-norm';
 import { relErr, seeded as seededIn } from '../../../test/helpers/backend-compare';
+import { useBackend } from '../../../test/helpers/backend';
 
 const seeded = (shape: number[], seed: number) => seededIn(shape, seed, 1.5, 0.3);
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 
 describe('TrainingBatchNormalization (the models\' batch norm)', () => {

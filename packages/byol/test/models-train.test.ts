@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byolRegressionLoss } from '../src/loss';
 import { buildMlpHead, buildResNet, trainableVariables } from '../src/models';
 import { createOptimizer } from '../src/optim';
+import { useBackend } from '../../../test/helpers/backend';
 
 // Conv gradients need the cpu backend until the wasm Conv2DBackpropFilter kernel lands.
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 
 const tiny = (name: string, seed: number) =>

@@ -10,10 +10,11 @@ import {
   trainableVariables,
   wrapBackbone,
 } from '../src/models';
+import { useBackend } from '../../../test/helpers/backend';
 
 // Builds and tiny forwards only; cpu is deterministic and needs no wasm start-up.
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 
 const built: tf.LayersModel[] = [];

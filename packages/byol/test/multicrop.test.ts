@@ -11,7 +11,6 @@ import {
   onExperimentStart,
   Rng,
   saveLayersModel,
-  selectBackend,
   type ImageBatch,
 } from '@selfsup/core';
 import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
@@ -27,11 +26,12 @@ import {
   resolveLocalCrops,
   symmetricByolLoss,
 } from '../src';
+import { useBackend } from '../../../test/helpers/backend';
 
 // The training kernels (conv gradients) of the project's wasm backend.
 let tmp: string;
 beforeAll(async () => {
-  await selectBackend('wasm', { log: () => {} });
+  await useBackend('wasm');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-multicrop-'));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpHead } from '../src/models';
 import { Adam, AdamW, createOptimizer, isBiasOrNormParam, LARS, SGD, type SlotOptimizer } from '../src/optim';
+import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
 });
 
 let counter = 0;

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import {
   CallbackOrder,
   Experiment,
@@ -19,9 +18,10 @@ import {
   type StepLogs,
 } from '@selfsup/core';
 import { CheckpointCallback, CheckpointOptions, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '../src';
+import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
 });
 
 let tmp: string;

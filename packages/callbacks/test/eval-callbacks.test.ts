@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { CallbackOrder, Experiment, plugins, type StepLogs } from '@selfsup/core';
 import {
   EmbeddingPlotCallback,
@@ -14,10 +13,11 @@ import {
   flattenPixels,
 } from '../src/eval';
 import { bruteForceKnn, patternDataset, TinyDataset } from './eval-helpers';
+import { useBackend } from '../../../test/helpers/backend';
 
 let tmp: string;
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-eval-'));
 });
 afterAll(() => {

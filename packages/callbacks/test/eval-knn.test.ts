@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@selfsup/core';
 import { KnnEvaluator, linearProbe, weightedKnn } from '../src/eval';
 import { bruteForceKnn, randn } from './eval-helpers';
+import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
 });
 
 describe('weightedKnn', () => {

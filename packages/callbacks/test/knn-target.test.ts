@@ -3,14 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { CallbackOrder, Experiment, onEpochEnd, readCheckpointMeta, type StepLogs } from '@selfsup/core';
 import { CheckpointCallback, KnnEvalCallback } from '../src';
 import { bruteForceKnn, patternDataset, type TinyDataset } from './eval-helpers';
+import { useBackend } from '../../../test/helpers/backend';
 
 let tmp: string;
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-knn-target-'));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import {
   CallbackOrder,
   decodeTfRecords,
@@ -29,11 +28,12 @@ import {
   summarizeConfig,
   type ProgressStream,
 } from '../src';
+import { useBackend } from '../../../test/helpers/backend';
 
 let tmp: string;
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-logging-'));
 });
 

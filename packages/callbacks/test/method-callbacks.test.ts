@@ -1,11 +1,11 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { CallbackOrder, Experiment, onBatchEnd, onExperimentStart, type StepLogs } from '@selfsup/core';
 import { CollapseMonitorCallback, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '../src';
+import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
 });
 
 /** Online encoder (dense + BN) and projector trained towards a fixed target: weights move every step. */

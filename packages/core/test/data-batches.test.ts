@@ -2,9 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { InMemoryImageDataset } from '../src/data/in-memory-dataset';
 import { disposeBatch, type BatchOptions, type ImageDataset } from '../src/data/types';
+import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 
 // 10 images of 2x2x1; image i has every pixel = 10*i, label i % 3.

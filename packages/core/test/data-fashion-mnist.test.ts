@@ -10,11 +10,12 @@ import { createDataset } from '../src/data/create-dataset';
 import { writeIdxFile } from '../src/data/idx';
 import { embeddedFashionMnistDir } from '../src/data/package-root';
 import { disposeBatch } from '../src/data/types';
+import { useBackend } from '../../../test/helpers/backend';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-fmnist-'));
 const noSystem = path.join(tmp, 'no-system-dir');
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

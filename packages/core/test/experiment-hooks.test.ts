@@ -1,6 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import {
   Callback,
   CallbackOrder,
@@ -12,9 +11,10 @@ import {
   onExperimentStart,
   type StepLogs,
 } from '../src';
+import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  await useBackend('wasm');
 });
 
 /** An experiment that records its own hooks and trains nothing (a counter as "loss"). */

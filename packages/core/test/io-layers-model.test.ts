@@ -4,10 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadLayersModelFromDir, saveLayersModel } from '../src/io';
+import { useBackend } from '../../../test/helpers/backend';
 
 let dir: string;
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-model-'));
