@@ -7,13 +7,15 @@ import { ImageFolderDataset, type ImageFolderOptions } from '../src/data/image-f
 import { createDataset } from '../src/data/create-dataset';
 import { disposeBatch, type ImageBatch, type ImageDataset } from '../src/data/types';
 import { FIXTURE_CLASSES, FIXTURE_IMAGES, makeImageFolderFixture, writeImage } from './fixtures/data/image-folder-fixture';
+import { useBackend } from '../../../test/helpers/backend';
+import sharp from 'sharp';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-imgfolder-'));
 let root: string;
 const quiet = { log: () => undefined };
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
   root = await makeImageFolderFixture(path.join(tmp, 'base'));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -210,6 +212,113 @@ describe('ImageFolderDataset on the generated fixture', () => {
     const ds: ImageDataset = await createDataset({ name: 'image-folder', path: root, imageSize: [6, 6], channels: 1, split: 'val', valSize: 0.25, seed: 1 }, quiet);
     expect([ds.size, ds.hasLabels, ...ds.imageShape]).toEqual([3, true, 6, 6, 1]);
     await expect(createDataset({ name: 'image-folder', path: root, imageSize: 4, source: 'embedded' })).rejects.toThrow('data.source applies to fashion-mnist only');
+  });
+});
+
+describe('images with structure: rows stay rows, resize and crop land where they should', () => {
+  // The solid-colour fixture above cannot see a height/width swap, a flip or a misplaced
+  // crop. These images can: red rises along x (columns), green along y (rows), each by its
+  // own step, and the source is non-square (20 wide × 8 high) and bigger than the target.
+  const W = 20;
+  const H = 8;
+  const red = (x: number) => 10 * x + 5; // per source column
+  const green = (y: number) => 30 * y + 15; // per source row
+  let dir: string;
+
+  /** Raw RGB of an image whose pixel (y, x) is (r(x), g(y), marker in the top-left 4×2 block). */
+  function ramp(width: number, height: number, r: (x: number) => number, g: (y: number) => number): Buffer {
+    const px = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const o = (y * width + x) * 3;
+        px[o] = r(x);
+        px[o + 1] = g(y);
+        px[o + 2] = x < 4 && y < 2 ? 255 : 0;
+      }
+    }
+    return px;
+  }
+
+  beforeAll(async () => {
+    dir = path.join(tmp, 'structured');
+    fs.mkdirSync(dir);
+    const png = (px: Buffer, width: number, height: number) => sharp(px, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    fs.writeFileSync(path.join(dir, 'a-wide.png'), await png(ramp(W, H, red, green), W, H));
+    // 5 wide × 4 high: already the target size, so no resampling at all.
+    fs.writeFileSync(path.join(dir, 'b-exact.png'), await png(ramp(5, 4, (x) => 50 * x, (y) => 60 * y + 7), 5, 4));
+  });
+
+  /** The decoded image `k` as rows of [r, g, b] in 0..255 (rounded). */
+  const rows = (got: Collected, k: number, h: number, w: number, c = 3) =>
+    Array.from({ length: h }, (_, y) => Array.from({ length: w }, (_, x) => Array.from(got.pixels[k].slice((y * w + x) * c, (y * w + x + 1) * c), (v) => Math.round(v * 255))));
+
+  const load = async (o: Partial<ImageFolderOptions>) => {
+    const ds = await ImageFolderDataset.open({ path: dir, imageSize: [4, 5], split: 'all', labeled: false, ...quiet, ...o });
+    return { ds, got: await collect(ds, 2) };
+  };
+
+  it('an image already at imageSize [4, 5] (height 4, width 5) comes back pixel for pixel', async () => {
+    const { ds, got } = await load({});
+    expect(ds.imageShape).toEqual([4, 5, 3]);
+    expect(got.shapes).toEqual([[2, 4, 5, 3]]);
+    expect(got.files).toEqual(['a-wide.png', 'b-exact.png']);
+    const expected = Array.from({ length: 4 }, (_, y) => Array.from({ length: 5 }, (_, x) => [50 * x, 60 * y + 7, x < 4 && y < 2 ? 255 : 0]));
+    expect(rows(got, 1, 4, 5)).toEqual(expected);
+  });
+
+  it("fit 'fill' (the default) stretches the whole 20×8 image onto 4×5: each output pixel is the mean of its 4×2 source block", async () => {
+    const { got } = await load({});
+    const img = rows(got, 0, 4, 5);
+    for (let y = 0; y < 4; y++) {
+      for (let x = 0; x < 5; x++) {
+        // Output column x covers source columns 4x..4x+3 (centre 4x + 1.5), row y covers 2y..2y+1.
+        expect(Math.abs(img[y][x][0] - red(4 * x + 1.5))).toBeLessThanOrEqual(2);
+        expect(Math.abs(img[y][x][1] - green(2 * y + 0.5))).toBeLessThanOrEqual(2);
+      }
+    }
+    // The marked top-left source block is the top-left output pixel and nowhere else (libvips'
+    // kernel blurs it a little into its neighbours).
+    expect(img[0][0][2]).toBeGreaterThan(200);
+    img.flat().slice(1).forEach(([, , b]) => expect(b).toBeLessThan(40));
+  });
+
+  it("fit 'cover' scales by 1/2 and keeps the central 10 of the 20 source columns, every row", async () => {
+    const { got } = await load({ fit: 'cover' });
+    const img = rows(got, 0, 4, 5);
+    for (let y = 0; y < 4; y++) {
+      for (let x = 0; x < 5; x++) {
+        // Scaled to 10×4, then 5 columns kept from the middle: source columns 5..14 (libvips
+        // rounds the odd leftover toward the right, so allow one scaled pixel = 2 source columns).
+        expect(Math.abs(img[y][x][0] - red(5 + 2 * x + 0.5))).toBeLessThanOrEqual(red(2) - red(0) + 1);
+        expect(Math.abs(img[y][x][1] - green(2 * y + 0.5))).toBeLessThanOrEqual(2);
+      }
+    }
+    // Both ends are cut off: not the leftmost nor the rightmost source column.
+    expect(img[0][0][0]).toBeGreaterThan(red(2));
+    expect(img[0][4][0]).toBeLessThan(red(W - 3));
+  });
+
+  it("fit 'contain' scales by 1/4 to 5×2 and letterboxes it into rows 1–2 with black rows above and below", async () => {
+    const { got } = await load({ fit: 'contain' });
+    const img = rows(got, 0, 4, 5);
+    for (const y of [0, 3]) expect(img[y]).toEqual(Array.from({ length: 5 }, () => [0, 0, 0]));
+    for (const [row, y] of [[1, 0], [2, 1]]) {
+      for (let x = 0; x < 5; x++) {
+        expect(Math.abs(img[row][x][0] - red(4 * x + 1.5))).toBeLessThanOrEqual(2);
+        // Row y of the 5×2 image covers source rows 4y..4y+3.
+        expect(Math.abs(img[row][x][1] - green(4 * y + 1.5))).toBeLessThanOrEqual(4);
+      }
+    }
+  });
+
+  it('grayscale keeps the layout: each pixel is the luminance of its own colour', async () => {
+    const { got } = await load({ channels: 1 });
+    const img = rows(got, 1, 4, 5, 1);
+    for (let y = 0; y < 4; y++) {
+      for (let x = 0; x < 5; x++) {
+        expect(Math.abs(img[y][x][0] - expectedGray([50 * x, 60 * y + 7, x < 4 && y < 2 ? 255 : 0]))).toBeLessThanOrEqual(2);
+      }
+    }
   });
 });
 
