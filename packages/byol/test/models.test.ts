@@ -9,6 +9,7 @@ import {
   resnetFeatureDim,
   trainableVariables,
   wrapBackbone,
+  type ResNetOptions,
 } from '../src/models';
 import { useBackend } from '../../../test/helpers/backend';
 
@@ -121,7 +122,7 @@ describe('buildResNet: names, init and determinism', () => {
   });
 
   it('lists weights in the same order for two builds with different names (EMA pairing)', () => {
-    const opts = { depth: 50, stem: 'imagenet', inputShape: [16, 16, 1], width: 1 / 16 } as const;
+    const opts = { depth: 50, stem: 'imagenet', inputShape: [16, 16, 1], width: 1 / 16 } satisfies Partial<ResNetOptions>;
     const a = keep(buildResNet({ ...opts, name: 'online_encoder' }));
     const b = keep(buildResNet({ ...opts, name: 'target_encoder' }));
     const strip = (m: tf.LayersModel) => m.weights.map((w) => w.originalName.replace(/^[^/]+\//, ''));
@@ -159,7 +160,7 @@ describe('buildResNet: names, init and determinism', () => {
   });
 
   it('gives identical weights for the same seed and different ones otherwise', () => {
-    const opts = { depth: 18, stem: 'cifar', inputShape: [8, 8, 1], width: 1 / 16 } as const;
+    const opts = { depth: 18, stem: 'cifar', inputShape: [8, 8, 1], width: 1 / 16 } satisfies Partial<ResNetOptions>;
     const first = (m: tf.LayersModel, layer: string) => Array.from(m.getLayer(`${m.name}/${layer}`).getWeights()[0].dataSync());
     const a = keep(buildResNet({ ...opts, name: 'seed_a', seed: 42 }));
     const b = keep(buildResNet({ ...opts, name: 'seed_b', seed: 42 }));
@@ -188,7 +189,7 @@ describe('buildResNet: names, init and determinism', () => {
   });
 
   it('explains bad options', () => {
-    const base = { depth: 18, stem: 'cifar', inputShape: [8, 8, 1] } as const;
+    const base = { depth: 18, stem: 'cifar', inputShape: [8, 8, 1] } satisfies Partial<ResNetOptions>;
     expect(() => buildResNet({ ...base, depth: 101 as never })).toThrow('depth 101 is not supported; use 18, 34 or 50');
     expect(() => buildResNet({ ...base, stem: 'tiny' as never })).toThrow(/stem "tiny" is not supported/);
     expect(() => buildResNet({ ...base, inputShape: [8, 8] as never })).toThrow(/inputShape must be \[height, width, channels\].*\[8,8\]/);

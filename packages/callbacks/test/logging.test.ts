@@ -52,7 +52,7 @@ interface ToyConfig {
  * step when asked.
  */
 class Toy extends Experiment<tf.Tensor2D, ToyConfig> {
-  runDir: string | undefined;
+  override runDir: string | undefined;
   failAtStep: number | undefined;
 
   constructor(runDir?: string) {

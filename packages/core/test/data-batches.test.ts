@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { InMemoryImageDataset } from '../src/data/in-memory-dataset';
-import { disposeBatch, type BatchOptions, type ImageDataset } from '../src/data/types';
+import { disposeBatch, type BatchOptions, type ImageBatch, type ImageDataset } from '../src/data/types';
 import { useBackend } from '../../../test/helpers/backend';
 
 beforeAll(async () => {
@@ -69,7 +69,7 @@ describe('batch order', () => {
 describe('batch contents', () => {
   it('float32 in [0,1] = uint8/255 with matching int32 labels', async () => {
     const it = ds.batches({ batchSize: 3, shuffle: true, seed: 1 })[Symbol.asyncIterator]();
-    const { value: b } = await it.next();
+    const b = (await it.next()).value as ImageBatch;
     expect(b.images.shape).toEqual([3, 2, 2, 1]);
     expect(b.images.dtype).toBe('float32');
     expect(b.labels!.dtype).toBe('int32');
@@ -80,7 +80,7 @@ describe('batch contents', () => {
     });
     expect(Array.from(await b.labels!.data())).toEqual(idx.map((i) => i % 3));
     disposeBatch(b);
-    await it.return?.();
+    await it.return?.(undefined);
   });
 
   it('leaks no tensors over repeated epochs', async () => {

@@ -181,7 +181,7 @@ describe('ImageFolderDataset on the generated fixture', () => {
       const first = await it.next();
       expect(await settle(ds, expected)).toBe(expected);
       disposeBatch(first.value as ImageBatch);
-      await it.return?.();
+      await it.return?.(undefined);
     }
   });
 

@@ -28,7 +28,7 @@ class LinearRegression extends Experiment<XY, { lr: number }> {
     const loss = this.minimize(() => tf.losses.meanSquaredError(y, model.predict(x) as tf.Tensor) as tf.Scalar);
     return { loss, lr: this.config.lr };
   }
-  valStep({ x, y }: XY): StepLogs {
+  override valStep({ x, y }: XY): StepLogs {
     const model = this.models.get('linear')!;
     return { mse: tf.losses.meanSquaredError(y, model.predict(x) as tf.Tensor) as tf.Scalar };
   }

@@ -68,7 +68,8 @@ describe('kernel hygiene', () => {
     const x = seeded([2, 9, 9, 3], 7);
     const dy = seeded([2, 5, 5, 4], 8);
     const w = seeded([3, 3, 3, 4], 9);
-    const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+    // As tfjs's ops pass them (dimRoundingMode present but undefined), which NamedAttrMap's type does not allow.
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
     const before = tf.memory().numTensors;
     const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, 3, 4] }) as tf.Tensor;
     const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: [2, 9, 9, 3] }) as tf.Tensor;
