@@ -37,24 +37,43 @@ describe('ByolExperiment', () => {
 
   it('trains the online network only; the target moves only through the EMA; no tensor growth', async () => {
     const exp = tiny();
+    const tau = 0.9;
     let targetAtStart: number[][] = [];
     let onlineAtStart: number[][] = [];
+    const onlineAfterStep: number[][][] = [];
     const counts: number[] = [];
     exp.addCallback(
       new TargetInitCallback(),
-      new EmaUpdateCallback({ tauBase: 1, schedule: 'constant' }),
+      new EmaUpdateCallback({ tauBase: tau, schedule: 'constant' }),
       onExperimentStart({ name: 'snap', order: CallbackOrder.MODEL_INIT + 1 })((e) => {
         targetAtStart = kernels(e.models.get(BYOL_MODELS.targetEncoder)!);
         onlineAtStart = snapshot(e.models.get(BYOL_MODELS.onlineEncoder)!);
+      }),
+      // the online kernels after each optimizer step, before the EMA reads them
+      onBatchEnd({ name: 'record', order: CallbackOrder.WEIGHT_UPDATE - 1 })((e) => {
+        onlineAfterStep.push(kernels(e.models.get(BYOL_MODELS.onlineEncoder)!));
       }),
     );
     exp.events.on('batchEnd', () => counts.push(tf.memory().numTensors));
     const h = await exp.fit(images(4), { epochs: 1 });
     const target = exp.models.get(BYOL_MODELS.targetEncoder)!;
-    // τ = 1: kernels untouched (BN moving statistics move with the target's own forward passes)
-    expect(kernels(target)).toEqual(targetAtStart);
+    // The target's kernels, replayed in float64 from the online ones: after step k,
+    // target ← τ·target + (1 − τ)·online_k. Had the optimizer also moved the target (or the
+    // EMA been skipped), this would not hold; τ < 1 so the EMA does move it.
+    expect(onlineAfterStep).toHaveLength(4);
+    const expected = targetAtStart.map((k, i) => k.map((v, j) => onlineAfterStep.reduce((t, online) => tau * t + (1 - tau) * online[i][j], v)));
+    const got = kernels(target);
+    let maxErr = 0;
+    let maxMove = 0;
+    got.forEach((k, i) => k.forEach((v, j) => {
+      maxErr = Math.max(maxErr, Math.abs(v - expected[i][j]));
+      maxMove = Math.max(maxMove, Math.abs(v - targetAtStart[i][j]));
+    }));
+    expect(maxMove).toBeGreaterThan(1e-4);
+    expect(maxErr / maxMove).toBeLessThan(1e-4);
     expect(snapshot(exp.models.get(BYOL_MODELS.onlineEncoder)!)).not.toEqual(onlineAtStart);
     expect(Object.keys(h.history).sort()).toEqual(['loss', 'lr', 'tau', 'z_std']);
+    expect(h.history.tau[0]).toBeCloseTo(tau, 6);
     // the symmetric loss is a sum of two terms in [0, 4]
     expect(h.history.loss[0]).toBeGreaterThan(0);
     expect(h.history.loss[0]).toBeLessThan(8);
@@ -191,12 +210,25 @@ describe('ByolExperiment', () => {
     });
 
     it('splits a short last batch into one part per image', async () => {
-      const full = batch();
-      const small = tf.slice(full, [0], [3]) as tf.Tensor4D; // 3 images, microBatches 4
-      full.dispose();
-      const r = await oneStep(make(4), small);
-      expect(Number.isFinite(r.loss)).toBe(true);
-      expect(r.delta.some((w) => w.some((v) => v !== 0))).toBe(true);
+      // 3 images with microBatches 4: three parts of one image each, so the update is the
+      // mean of the updates of each image alone. Parts of [2, 1] images (or the whole batch)
+      // give another update: batch norm over 2 rows is not batch norm over 1.
+      const image = (from: number, count: number) => tf.tidy(() => tf.slice(batch(), [from], [count]) as tf.Tensor4D);
+      const split = await oneStepDelta(make, 4, image(0, 3));
+      const singles: number[][][] = [];
+      for (let i = 0; i < 3; i++) singles.push(await oneStepDelta(make, 1, image(i, 1)));
+      const pair = await oneStepDelta(make, 1, image(0, 2));
+      let maxDelta = 0;
+      let maxErr = 0;
+      let maxOther = 0;
+      split.forEach((w, i) => w.forEach((v, j) => {
+        maxDelta = Math.max(maxDelta, Math.abs(v));
+        maxErr = Math.max(maxErr, Math.abs(v - (singles[0][i][j] + singles[1][i][j] + singles[2][i][j]) / 3));
+        maxOther = Math.max(maxOther, Math.abs(v - (pair[i][j] + singles[2][i][j]) / 2));
+      }));
+      expect(maxDelta).toBeGreaterThan(1e-4); // the step did move the weights
+      expect(maxErr / maxDelta).toBeLessThan(1e-4);
+      expect(maxOther / maxDelta).toBeGreaterThan(1e-3);
     });
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpHead, countTrainableParams } from '../src/models';
 import { useBackend } from '../../../test/helpers/backend';
+import { seeded } from '../../../test/helpers/backend-compare';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -56,15 +57,46 @@ describe('buildMlpHead', () => {
 
   it('maps [batch, inputDim] → [batch, outputDim] and normalises with batch statistics in training', () => {
     const head = buildMlpHead({ inputDim: 6, hiddenDim: 10, outputDim: 3, name: 'fwd_head', seed: 1 });
-    tf.tidy(() => {
-      const x = tf.randomNormal([5, 6], 3, 2, 'float32', 2);
-      expect((head.apply(x, { training: true }) as tf.Tensor).shape).toEqual([5, 3]);
-      // After one training pass, moving_mean = 0.1·batch mean of linear1's output.
-      const pre = head.getLayer('fwd_head/linear1').apply(x) as tf.Tensor;
-      const movingMean = head.getLayer('fwd_head/bn1').getWeights()[2];
-      const diff = tf.max(tf.abs(tf.sub(movingMean, tf.mul(0.1, tf.mean(pre, 0))))).dataSync()[0];
-      expect(diff).toBeLessThan(1e-5);
-    });
+    const bn = head.getLayer('fwd_head/bn1');
+    // γ and β away from 1 and 0, so that using them (or not) shows; moving stats at their start.
+    const gamma = Array.from({ length: 10 }, (_, j) => 0.5 + 0.1 * j);
+    const beta = Array.from({ length: 10 }, (_, j) => 0.2 * j - 0.9);
+    bn.setWeights([tf.tensor1d(gamma), tf.tensor1d(beta), tf.zeros([10]), tf.ones([10])]);
+    const [k1, b1] = head.getLayer('fwd_head/linear1').getWeights().map((w) => Array.from(w.dataSync()));
+    const [k2, b2] = head.getLayer('fwd_head/linear2').getWeights().map((w) => Array.from(w.dataSync()));
+    const n = 5;
+    const x = seeded([n, 6], 2, 2, 3);
+    const xs = Array.from(x.dataSync());
+
+    // The head in float64, written out: h = x·K1 + b1; BN with the given per-feature mean and
+    // variance; ReLU; y = a·K2 + b2.
+    const h = Array.from({ length: n }, (_, r) => Array.from({ length: 10 }, (_, j) => b1[j] + xs.slice(r * 6, r * 6 + 6).reduce((acc, v, i) => acc + v * k1[i * 10 + j], 0)));
+    const mean = Array.from({ length: 10 }, (_, j) => h.reduce((acc, row) => acc + row[j], 0) / n);
+    const variance = Array.from({ length: 10 }, (_, j) => h.reduce((acc, row) => acc + (row[j] - mean[j]) ** 2, 0) / n); // biased, as tf.moments
+    const forward = (mu: number[], v: number[]) =>
+      h.map((row) => {
+        const a = row.map((hv, j) => Math.max(0, gamma[j] * (hv - mu[j]) / Math.sqrt(v[j] + 1e-5) + beta[j]));
+        return Array.from({ length: 3 }, (_, o) => b2[o] + a.reduce((acc, av, j) => acc + av * k2[j * 3 + o], 0));
+      });
+    const expectClose = (got: tf.Tensor, want: number[][]) => {
+      expect(got.shape).toEqual([n, 3]);
+      const g = Array.from(got.dataSync());
+      want.flat().forEach((w, i) => expect(Math.abs(g[i] - w)).toBeLessThan(1e-4 * (1 + Math.abs(w))));
+    };
+    const withBatchStats = forward(mean, variance);
+    const withMovingStats = forward(new Array(10).fill(0), new Array(10).fill(1));
+    // the two differ by far more than the tolerance, so each check below can tell them apart
+    expect(Math.max(...withBatchStats.flat().map((v, i) => Math.abs(v - withMovingStats.flat()[i])))).toBeGreaterThan(0.1);
+
+    tf.tidy(() => expectClose(head.apply(x, { training: true }) as tf.Tensor, withBatchStats));
+    // the moving statistics took one step: v ← 0.9·v + 0.1·batch value
+    const [, , movingMean, movingVariance] = bn.getWeights().map((w) => Array.from(w.dataSync()));
+    movingMean.forEach((v, j) => expect(v).toBeCloseTo(0.1 * mean[j], 4));
+    movingVariance.forEach((v, j) => expect(v).toBeCloseTo(0.9 + 0.1 * variance[j], 4));
+    // inference uses the moving statistics, not the batch's
+    const moved = forward(movingMean, movingVariance);
+    tf.tidy(() => expectClose(head.apply(x, { training: false }) as tf.Tensor, moved));
+    x.dispose();
     head.dispose();
   });
 

@@ -118,3 +118,94 @@ export function bruteForceKnn(
   }
   return { predictions, top1: hits1 / nq, top5: hits5 / nq, minMargin };
 }
+
+export interface ReferenceProbe {
+  predictions: Int32Array;
+  accuracy: number;
+  /** Smallest gap, over test rows, between the best and second-best logit. */
+  minMargin: number;
+}
+
+/**
+ * A linear probe written the slow, obvious way in float64: features standardised with the
+ * training rows' mean and (biased) std, softmax regression from zero weights, full-batch
+ * Adam (β1 0.9, β2 0.999, ε 1e-7, as tf.train.adam) on mean cross-entropy + ½·wd·‖W‖².
+ * The reference the tensor implementation must agree with.
+ */
+export function referenceLinearProbe(
+  train: number[][],
+  trainLabels: ArrayLike<number>,
+  test: number[][],
+  testLabels: ArrayLike<number>,
+  numClasses: number,
+  opts: { epochs: number; lr: number; weightDecay: number },
+): ReferenceProbe {
+  const n = train.length;
+  const D = train[0].length;
+  const C = numClasses;
+  const mean = Array.from({ length: D }, (_, d) => train.reduce((s, r) => s + r[d], 0) / n);
+  const std = mean.map((m, d) => {
+    const v = train.reduce((s, r) => s + (r[d] - m) ** 2, 0) / n;
+    return v > 1e-12 ? Math.sqrt(v) : 1;
+  });
+  const scale = (rows: number[][]) => rows.map((r) => r.map((v, d) => (v - mean[d]) / std[d]));
+  const xs = scale(train);
+  const xt = scale(test);
+  const W = Array.from({ length: D }, () => new Array<number>(C).fill(0));
+  const b = new Array<number>(C).fill(0);
+  const logits = (r: number[]) => b.map((bc, c) => bc + r.reduce((s, v, d) => s + v * W[d][c], 0));
+  const [beta1, beta2, eps] = [0.9, 0.999, 1e-7];
+  const mW = W.map((row) => row.map(() => 0));
+  const vW = W.map((row) => row.map(() => 0));
+  const mb = b.map(() => 0);
+  const vb = b.map(() => 0);
+  for (let t = 1; t <= opts.epochs; t++) {
+    const gW = W.map((row, d) => row.map((w) => opts.weightDecay * w));
+    const gb = new Array<number>(C).fill(0);
+    xs.forEach((r, i) => {
+      const z = logits(r);
+      const zmax = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - zmax));
+      const sum = e.reduce((s, v) => s + v, 0);
+      e.forEach((ev, c) => {
+        const g = (ev / sum - (trainLabels[i] === c ? 1 : 0)) / n;
+        gb[c] += g;
+        for (let d = 0; d < D; d++) gW[d][c] += g * r[d];
+      });
+    });
+    const step = (value: number, g: number, m: number[], v: number[], k: number, set: (x: number) => void) => {
+      m[k] = beta1 * m[k] + (1 - beta1) * g;
+      v[k] = beta2 * v[k] + (1 - beta2) * g * g;
+      const mHat = m[k] / (1 - beta1 ** t);
+      const vHat = v[k] / (1 - beta2 ** t);
+      set(value - (opts.lr * mHat) / (Math.sqrt(vHat) + eps));
+    };
+    for (let d = 0; d < D; d++) for (let c = 0; c < C; c++) step(W[d][c], gW[d][c], mW[d], vW[d], c, (x) => (W[d][c] = x));
+    for (let c = 0; c < C; c++) step(b[c], gb[c], mb, vb, c, (x) => (b[c] = x));
+  }
+  const predictions = new Int32Array(xt.length);
+  let hits = 0;
+  let minMargin = Infinity;
+  xt.forEach((r, i) => {
+    const z = logits(r);
+    const order = z.map((v, c) => ({ v, c })).sort((a, b2) => b2.v - a.v || a.c - b2.c);
+    predictions[i] = order[0].c;
+    if (C > 1) minMargin = Math.min(minMargin, order[0].v - order[1].v);
+    if (order[0].c === testLabels[i]) hits++;
+  });
+  return { predictions, accuracy: hits / xt.length, minMargin };
+}
+
+/** Every image of `ds` as a flat float64 row, with its label. */
+export async function rowsOf(ds: ImageDataset): Promise<{ rows: number[][]; labels: number[] }> {
+  const rows: number[][] = [];
+  const labels: number[] = [];
+  for await (const b of ds.batches({ batchSize: ds.size })) {
+    const per = b.images.size / b.images.shape[0];
+    const px = Array.from(b.images.dataSync());
+    for (let i = 0; i < b.images.shape[0]; i++) rows.push(px.slice(i * per, (i + 1) * per));
+    if (b.labels) labels.push(...b.labels.dataSync());
+    tf.dispose(b.labels ? [b.images, b.labels] : [b.images]);
+  }
+  return { rows, labels };
+}

@@ -476,12 +476,17 @@ describe('progress bar', () => {
     const batches = Array.from({ length: 3 }, (_, i) => tf.randomNormal([8, 4], 0, 1, 'float32', i + 7) as tf.Tensor2D);
     (exp.config as Partial<ToyConfig>).trainer = undefined;
     const out = collector(false);
-    await exp.fit(batches, { epochs: 2, logEvery: 1, callbacks: [new ProgressBarCallback({}, { stream: out })] });
+    // A fake clock, 0.5 s per step: 2 steps/s, whatever the machine's speed.
+    let clock = 0;
+    const tick = onBatchEnd({ name: 'clock', order: CallbackOrder.MODEL_INIT })(() => {
+      clock += 0.5;
+    });
+    await exp.fit(batches, { epochs: 2, logEvery: 1, callbacks: [tick, new ProgressBarCallback({}, { stream: out, now: () => clock })] });
     const lines = out.text.trimEnd().split('\n');
     expect(lines[0]).toBe('training Toy: 2 epochs');
-    expect(lines[1]).toMatch(/^step 1 \| epoch 1\/2 \| loss \S+ \| (\S+ steps\/s \| )?ETA \?$/);
-    expect(lines[5]).toMatch(/^step 4\/~6 \(66%\) \| epoch 2\/2 \| loss \S+ \| (\S+ steps\/s \| )?ETA \S+$/);
-    expect(lines[5]).not.toContain('ETA ?');
+    expect(lines[1]).toMatch(/^step 1 \| epoch 1\/2 \| loss \S+ \| 2\.0 steps\/s \| ETA \?$/);
+    // 6 steps estimated from the first epoch's 3; ETA = (2 s / 4 steps) × 2 steps left = 1 s
+    expect(lines[5]).toMatch(/^step 4\/~6 \(66%\) \| epoch 2\/2 \| loss \S+ \| 2\.0 steps\/s \| ETA 1s$/);
     tf.dispose(batches);
     exp.dispose();
   });

@@ -54,10 +54,18 @@ describe('batch order', () => {
   });
 
   it('limit keeps the same subset every epoch, shuffled within', async () => {
+    const orders: number[][] = [];
     for (const epoch of [0, 1, 2]) {
       const order = (await orderOf(ds, { batchSize: 4, shuffle: true, epoch, limit: 6 })).flat();
       expect([...order].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5]);
+      orders.push(order);
     }
+    // shuffled: not the dataset order, and a new order each epoch (6! = 720 orders, so three
+    // equal ones, or an unshuffled one, would mean the subset is not shuffled)
+    for (const order of orders) expect(order).not.toEqual([0, 1, 2, 3, 4, 5]);
+    expect(new Set(orders.map((o) => o.join())).size).toBe(3);
+    // unshuffled, the same limit gives the dataset order
+    expect((await orderOf(ds, { batchSize: 4, limit: 6 })).flat()).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('rejects bad options with the key', () => {
