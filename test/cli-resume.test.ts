@@ -9,9 +9,20 @@ const bin = path.join(root, 'packages/cli/dist/bin.js');
 const tiny = path.join(root, 'examples/configs/tiny.yaml');
 const args = (out: string) => ['train', tiny, '--out', out, '--backend', 'wasm', '--no-baselines', '--set', 'trainer.epochs=3'];
 
+/** Every row of a finished run's metrics.jsonl (a torn line is an error here). */
 const allRows = (runDir: string) =>
   fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const epochRows = (runDir: string) => allRows(runDir).filter((r) => r.type === 'epoch');
+/**
+ * The complete rows of a metrics.jsonl that a live process is appending to, or that a killed
+ * one left: everything up to the last newline (a reader can see half a row).
+ */
+const completeEpochRows = (runDir: string) => {
+  const file = path.join(runDir, 'metrics.jsonl');
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, 'utf8');
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
+};
 
 describe('selfsup train --resume after a kill', () => {
   it('continues from the last checkpoint and reproduces the uninterrupted run', async () => {
@@ -25,16 +36,22 @@ describe('selfsup train --resume after a kill', () => {
     const outB = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-killed-'));
     const runDir = path.join(outB, 'tiny/version_0');
     const child = spawn(process.execPath, [bin, ...args(outB)], { cwd: root, stdio: 'ignore' });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));
+    let running = true;
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => {
+      running = false;
+      resolve(sig);
+    }));
     // kill it as soon as the first epoch's checkpoint is complete and its metrics row written
     // (a kill between the two loses that one row: the checkpoint's History still has it)
     const meta = path.join(runDir, 'checkpoints/last/meta.json');
-    const epochLogged = () => fs.existsSync(path.join(runDir, 'metrics.jsonl')) && epochRows(runDir).length > 0;
-    for (let i = 0; i < 1200 && !(fs.existsSync(meta) && epochLogged()); i++) await new Promise((r) => setTimeout(r, 50));
+    const epochLogged = () => completeEpochRows(runDir).length > 0;
+    const deadline = Date.now() + 180_000;
+    while (running && Date.now() < deadline && !(fs.existsSync(meta) && epochLogged())) await new Promise((r) => setTimeout(r, 50));
+    expect(running, 'the training process ended before it could be killed').toBe(true);
     expect(fs.existsSync(meta)).toBe(true);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
-    expect(epochRows(runDir).length).toBeLessThan(3);
+    expect(completeEpochRows(runDir).length).toBeLessThan(3);
 
     const resumed = spawnSync(process.execPath, [bin, 'train', '--resume', runDir, '--backend', 'wasm'], { cwd: root, encoding: 'utf8' });
     expect(resumed.status, resumed.stderr).toBe(0);
