@@ -15,9 +15,12 @@ import { selectBackend, WASM_TRAINING_KERNELS, type BackendInfo } from '@selfsup
  * - `useBackend('cpu')`: tfjs's pure-JS reference backend, for tests that need exact or
  *   reference values, or that are about something other than kernels (data, models' shapes).
  *
- * Which files use which: `grep -rn "useBackend(" test packages`. Kernel tests
- * (packages/core/test/kernels*.test.ts) call selectBackend themselves and compare with stock
- * kernels on purpose; the CLI and resume subprocess fixtures pick their own backend.
+ * Which files use which: `grep -rn "useBackend(" test packages`. The exceptions call
+ * selectBackend themselves: the kernel tests (packages/core/test/kernels*.test.ts, threads: 2,
+ * comparing with the stock kernels on purpose), backend*.test.ts (selectBackend's own tests),
+ * and the slow end-to-end ones (test/quality, byol-fashion-mnist, examples: wasm, default
+ * threads). CLI tests train in child processes with --backend; cli-encoder-choice reads the
+ * exported models in-process on cpu.
  *
  * Switching back and forth in one file is cheap: wasm initialises once per process and
  * the kernels stay registered; selectBackend re-registers them (idempotently) each time.

@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { loadTensors, saveTensors, writeDirAtomic } from '../src/io';
+import { useBackend } from '../../../test/helpers/backend';
 
 let dir: string;
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 });
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-tensors-'));
@@ -61,7 +61,7 @@ describe('saveTensors / loadTensors', () => {
   });
 
   it('round-trips float32 bits on the wasm backend too', async () => {
-    await tf.setBackend('wasm');
+    await useBackend('wasm');
     try {
       const f = tf.tensor(new Float32Array(trickyFloatBits().buffer), [6]);
       await saveTensors(dir, { f }, {});
@@ -70,7 +70,7 @@ describe('saveTensors / loadTensors', () => {
       expect(Array.from(new Uint32Array(back.buffer, back.byteOffset, 6))).toEqual(Array.from(trickyFloatBits()));
       tf.dispose([f, tensors.f]);
     } finally {
-      await tf.setBackend('cpu');
+      await useBackend('cpu');
     }
   });
 
