@@ -26,7 +26,7 @@ export class EmbeddingPlotOptions extends FeatureEvalOptions {
   @IsBoolean()
   png = true;
 
-  /** File name stem: `<prefix>-epoch-<E>.svg`. */
+  /** File name stem: `<prefix>-epoch-<E>.svg`, E counted from 1 (as the progress lines count epochs). */
   @IsString()
   @Matches(/^[\w.-]+$/, { message: 'prefix must be a plain file-name stem (letters, digits, _ . -)' })
   prefix = 'embedding';
@@ -42,7 +42,7 @@ export interface EmbeddingPlotFiles {
 
 /**
  * Writes a 2-D PCA of an encoder's features on `dataset`, coloured by class, as SVG (and PNG)
- * to `<dir>/<prefix>-epoch-<E>.svg`. `title` goes on top of the plot.
+ * to `<dir>/<stem>.svg`. `title` goes on top of the plot.
  */
 export async function writeEmbeddingPlot(
   extractor: FeatureExtractor,
@@ -133,7 +133,8 @@ export class EmbeddingPlotCallback extends FeatureEvalCallback<EmbeddingPlotOpti
     if (!this.shouldRun(exp)) return;
     const o = this.options;
     const ds = this.requireDataset(exp, o.dataset, 'dataset', false);
-    const epoch = exp.state.epoch;
+    // 1-based, as the progress lines count (`epoch 3/3` → embedding-epoch-3)
+    const epoch = exp.state.epoch + 1;
     const files = await writeEmbeddingPlot(this.requireModel(exp), ds, {
       dir: this.outDir(exp),
       stem: `${o.prefix}-epoch-${epoch}`,

@@ -64,7 +64,8 @@ export class MetricHistory {
  * The chart of one metric, or undefined when the run has not logged it. A metric logged per
  * step is drawn against the step, with its epoch values (the epoch means) as a second line
  * at the step each epoch ended; a metric that exists only per epoch (knn_acc) is drawn
- * against the epoch.
+ * against the epoch, numbered from 1 as the progress lines and file names count them
+ * (the rows keep the 0-based epoch of metrics.jsonl). Both x axes tick at whole numbers.
  */
 export function metricChart(metric: string, history: MetricHistory): LineChartSpec | undefined {
   const stepPts = history.steps.filter((s) => metric in s.values).map((s) => [s.step, s.values[metric]] as const);
@@ -72,10 +73,10 @@ export function metricChart(metric: string, history: MetricHistory): LineChartSp
   if (stepPts.length > 0) {
     const series: LineSeries[] = [{ name: `${metric} (logged steps)`, points: stepPts }];
     if (epochs.length > 0) series.push({ name: `${metric} (epoch mean)`, points: epochs.map((e) => [e.step, e.metrics[metric]] as const) });
-    return { title: metric, xLabel: 'step', yLabel: metric, series };
+    return { title: metric, xLabel: 'step', yLabel: metric, series, integerX: true };
   }
   if (epochs.length > 0) {
-    return { title: metric, xLabel: 'epoch', yLabel: metric, series: [{ name: metric, points: epochs.map((e) => [e.epoch, e.metrics[metric]] as const) }] };
+    return { title: metric, xLabel: 'epoch', yLabel: metric, integerX: true, series: [{ name: metric, points: epochs.map((e) => [e.epoch + 1, e.metrics[metric]] as const) }] };
   }
   return undefined;
 }

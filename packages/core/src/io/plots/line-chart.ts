@@ -32,6 +32,8 @@ export interface LineChartSpec {
   height?: number;
   /** Draw a dot on every point when a series has at most this many; default 40. */
   markersUpTo?: number;
+  /** x is a count (step, epoch): ticks at whole numbers only. Default false. */
+  integerX?: boolean;
 }
 
 /**
@@ -69,7 +71,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
     return segments;
   });
   const empty = xLo > xHi;
-  const xTicks = empty ? niceTicks(0, 1) : niceTicks(xLo, xHi, 6);
+  const xTicks = empty ? niceTicks(0, 1, 5, { integer: spec.integerX }) : niceTicks(xLo, xHi, 6, { integer: spec.integerX });
   const yTicks = empty ? niceTicks(0, 1) : niceTicks(yLo, yHi, 5);
   const colors = spec.series.map((s, i) => s.color ?? categoricalColor(i));
   const legend: LegendEntry[] = spec.series.map((s, i) => ({ name: s.name, color: colors[i], marker: 'line', dash: s.dash }));

@@ -30,19 +30,27 @@ export interface Ticks {
   values: number[];
 }
 
+/** Options of {@link niceTicks}. */
+export interface NiceTicksOptions {
+  /** The values are counts (steps, epochs): ticks only at whole numbers (a step of at least 1). */
+  integer?: boolean;
+}
+
 /**
  * About `count` evenly spaced round tick values covering [lo, hi]. A zero-width range
  * (one point, or a constant series) is widened so the axis still has extent.
  */
-export function niceTicks(lo: number, hi: number, count = 5): Ticks {
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { min: 0, max: 1, values: [0, 0.5, 1] };
+export function niceTicks(lo: number, hi: number, count = 5, opts: NiceTicksOptions = {}): Ticks {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return opts.integer ? { min: 0, max: 1, values: [0, 1] } : { min: 0, max: 1, values: [0, 0.5, 1] };
   if (lo > hi) [lo, hi] = [hi, lo];
   if (hi - lo < 1e-12 * Math.max(1, Math.abs(lo))) {
-    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+    const pad = lo === 0 || opts.integer ? 1 : Math.abs(lo) * 0.1;
     lo -= pad;
     hi += pad;
   }
-  const step = niceStep((hi - lo) / Math.max(1, count));
+  let step = niceStep((hi - lo) / Math.max(1, count));
+  // whole numbers only: 0.25 → 1, 2.5 → 2 (25, 250, ... are whole already)
+  if (opts.integer && !Number.isInteger(step)) step = Math.max(1, Math.floor(step));
   const min = Math.floor(lo / step) * step;
   const max = Math.ceil(hi / step) * step;
   const values: number[] = [];
