@@ -1,3 +1,5 @@
+import { UserError } from '@selfsup/core';
+
 /** A small argv parser: positionals, `--flag value`, `--flag=value`, repeatable flags, booleans. */
 export interface ParsedArgs {
   positionals: string[];
@@ -5,7 +7,8 @@ export interface ParsedArgs {
   booleans: Set<string>;
 }
 
-export class UsageError extends Error {
+/** A wrong command line (flag, argument, a path given on it): a UserError, reported on one line with exit code 2. */
+export class UsageError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -72,4 +75,11 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got "${value}"`);
   return n;
+}
+
+/** `--flag` value that must be one of `choices` (undefined when the flag is not given). */
+export function oneOf<T extends string>(value: string | undefined, flag: string, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${choices.join(', ')}, got "${value}"`);
+  return value as T;
 }

@@ -1,11 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  ConfigError,
   createDataset,
+  isUserError,
   loadConfigFile,
   resolveConfig,
   selectBackend,
+  UserError,
   type BackendInfo,
+  type DataConfig,
   type ImageDataset,
   type ResolvedConfig,
 } from '@selfsup/core';
@@ -51,6 +55,27 @@ export async function loadResolvedConfig(opts: LoadOptions): Promise<ResolvedCon
   return resolveConfig(plain, { file: opts.file });
 }
 
+/**
+ * `data.path` and `val.path` must name existing folders: checked before a dataset (or a
+ * run directory) is made. (Which files a folder must hold is the
+ * dataset's to say when it opens.)
+ */
+export function checkDataPaths(resolved: ResolvedConfig): void {
+  for (const section of ['data', 'val'] as const) {
+    const d: DataConfig | undefined = resolved.root[section];
+    // the embedded Fashion-MNIST subset never reads data.path
+    if (!d?.path || (d.name === 'fashion-mnist' && d.source === 'embedded')) continue;
+    const abs = path.resolve(d.path);
+    const stat = fs.statSync(abs, { throwIfNoEntry: false });
+    const key = `${section}.path`;
+    if (!stat) {
+      const fallback = d.name === 'image-folder' ? '' : ' to use the default location';
+      throw resolved.errorAt(key, d.path, `no such directory (resolved to ${abs} from ${process.cwd()}); give the folder that holds the ${d.name} data, or remove ${key}${fallback}`);
+    }
+    if (!stat.isDirectory()) throw resolved.errorAt(key, d.path, `${abs} is a file, not a directory; give the folder that holds the ${d.name} data`);
+  }
+}
+
 export async function useBackend(resolved: ResolvedConfig, cliBackend: string | undefined, log: (l: string) => void): Promise<BackendInfo> {
   const t = resolved.root.trainer;
   return selectBackend((cliBackend ?? t.backend) as Parameters<typeof selectBackend>[0], { threads: t.threads, log });
@@ -61,9 +86,24 @@ export interface RunData {
   val?: ImageDataset;
 }
 
-/** The pretraining data and, when configured, the labelled evaluation data. */
+/**
+ * The pretraining data and, when configured, the labelled evaluation data. A dataset that
+ * cannot open for a reason the user can fix (no split files in the folder, an empty image
+ * folder) is a config problem of its section.
+ */
 export async function openData(resolved: ResolvedConfig, log: (l: string) => void): Promise<RunData> {
-  const train = await createDataset(resolved.root.data , { log });
-  const val = resolved.root.val ? await createDataset(resolved.root.val , { log }) : undefined;
+  checkDataPaths(resolved);
+  const open = async (section: 'data' | 'val', config: DataConfig) => {
+    try {
+      return await createDataset(config, { log });
+    } catch (err) {
+      if (!isUserError(err)) throw err;
+      // the dataset's own key checks say `data.split: ...`: name the section it came from
+      const own = /^data(\.[\w.]+)?: (.*)$/.exec(err.lines()[0]);
+      throw own ? ConfigError.of(new UserError(own[2], { cause: err }), `${section}${own[1] ?? ''}`, resolved.file) : ConfigError.of(err, section, resolved.file);
+    }
+  };
+  const train = await open('data', resolved.root.data);
+  const val = resolved.root.val ? await open('val', resolved.root.val) : undefined;
   return { train, val };
 }

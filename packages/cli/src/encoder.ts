@@ -109,7 +109,7 @@ export async function loadEncoder(
   opts: LoadEncoderOptions = {},
 ): Promise<LoadedEncoder> {
   const target = path.resolve(targetArg);
-  if (!fs.existsSync(target)) throw new Error(`${targetArg}: no such directory`);
+  if (!fs.existsSync(target)) throw new UsageError(`${targetArg}: no such directory (resolved to ${target}); pass a run directory like runs/<name>/version_<N>, or a checkpoint or export directory in it`);
   const runDir = runDirOf(target);
   const resolved = runDir ? await loadResolvedConfig({ file: path.join(runDir, 'config.resolved.yaml'), plugins }) : undefined;
   const want = opts.encoder;
@@ -143,12 +143,12 @@ export async function loadEncoder(
   for (const dir of ckpts) {
     await recoverAtomicDir(dir).catch(() => undefined);
     if (!isFile(path.join(dir, 'meta.json'))) continue;
-    if (!resolved) throw new Error(`${targetArg}: a checkpoint outside a run directory; pass the run directory (it has config.resolved.yaml)`);
+    if (!resolved) throw new UsageError(`${targetArg}: a checkpoint outside a run directory; pass the run directory (it has config.resolved.yaml)`);
     await beforeLoad(resolved);
     const { encoder, which } = await encoderFromCheckpoint(resolved, dir, want);
     return { encoder, source: dir, which, resolved, runDir };
   }
-  throw new Error(
+  throw new UsageError(
     `${targetArg}: found no encoder; expected an exported model (model.json + weights.bin), a checkpoint directory with encoder/, or a run directory with export/encoder or checkpoints/{best,last}`,
   );
 }

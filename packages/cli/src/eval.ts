@@ -1,4 +1,5 @@
 import { evaluateKnn, evaluateLinearProbe } from '@selfsup/callbacks';
+import { UsageError } from './args';
 import { openData, stdio, useBackend, type Output } from './context';
 import { loadEncoder, type EncoderChoice } from './encoder';
 
@@ -26,7 +27,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
     opts.target,
     opts.plugins,
     async (r) => {
-      if (!r) throw new Error(`${opts.target}: eval needs the run's config.resolved.yaml (to know the data); pass the run directory`);
+      if (!r) throw new UsageError(`${opts.target}: eval needs the run's config.resolved.yaml (to know the data); pass the run directory`);
       await useBackend(r, opts.backend, io.err);
     },
     { encoder: opts.encoder },
@@ -34,7 +35,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
   try {
     if (!resolved) throw new Error('unreachable: checked before loading');
     const data = await openData(resolved, io.err);
-    if (!data.val) throw new Error('eval needs labelled evaluation data: the run config has no val: section');
+    if (!data.val) throw new UsageError('eval needs labelled evaluation data: the run config has no val: section');
     const doKnn = opts.knn || !opts.linear;
     const out: EvalResult = {};
     io.out(`encoder: ${source}${which ? ` (${which})` : ''}`);

@@ -1,5 +1,5 @@
-import { ConfigError } from '@selfsup/core';
-import { parseArgs, positiveInt, single, UsageError } from './args';
+import { BACKEND_PREFERENCES, isUserError } from '@selfsup/core';
+import { oneOf, parseArgs, positiveInt, single, UsageError } from './args';
 import { stdio, type Output } from './context';
 import { parseEncoderChoice } from './encoder';
 
@@ -10,10 +10,36 @@ const USAGE = `usage:
   selfsup export <run-dir|checkpoint-dir> --out DIR [--encoder online|target]
   selfsup info
 
-exit codes: 0 success, 1 training failure, 2 bad usage or config`;
+  --verbose (or SELFSUP_DEBUG=1) adds the stack trace to an error message
 
-/** Runs the CLI; returns the exit code (0 ok, 1 training failure, 2 bad usage or config). */
-export async function main(argv: string[], io: Output = stdio): Promise<number> {
+exit codes: 0 success, 1 training failure, 2 bad usage or config (one line saying what to fix)`;
+
+/** `--verbose` anywhere before a `--` (removed from argv), or SELFSUP_DEBUG set to anything but 0/false. */
+function takeVerbose(argv: string[], env: NodeJS.ProcessEnv): { argv: string[]; verbose: boolean } {
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const head = argv.slice(0, end);
+  const debug = env.SELFSUP_DEBUG;
+  const verbose = head.includes('--verbose') || (debug !== undefined && !['', '0', 'false'].includes(debug.toLowerCase()));
+  return { argv: [...head.filter((a) => a !== '--verbose'), ...argv.slice(end)], verbose };
+}
+
+/** The stack of an error and of its causes (what --verbose adds). */
+function stackOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 5; depth++) {
+    parts.push(e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join('\ncaused by: ');
+}
+
+/**
+ * Runs the CLI; returns the exit code: 0 ok, 1 training failure (with its stack), 2 bad
+ * usage or config — any UserError, printed as one line per problem (the stack only with
+ * `--verbose` or SELFSUP_DEBUG=1).
+ */
+export async function main(argvIn: string[], io: Output = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { argv, verbose } = takeVerbose(argvIn, env);
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -31,7 +57,7 @@ export async function main(argv: string[], io: Output = stdio): Promise<number> 
           config: a.positionals[0],
           overrides: a.flags.get('set') ?? [],
           plugins: a.flags.get('plugin') ?? [],
-          backend: single(a, 'backend'),
+          backend: oneOf(single(a, 'backend'), 'backend', BACKEND_PREFERENCES),
           out: single(a, 'out'),
           resume,
           maxSteps: positiveInt(single(a, 'max-steps'), 'max-steps'),
@@ -45,7 +71,7 @@ export async function main(argv: string[], io: Output = stdio): Promise<number> 
         if (a.positionals.length !== 1) throw new UsageError('eval needs one run or checkpoint directory');
         const encoder = parseEncoderChoice(single(a, 'encoder'));
         const { evaluate } = await import('./eval');
-        await evaluate({ target: a.positionals[0], knn: a.booleans.has('knn'), linear: a.booleans.has('linear'), encoder, backend: single(a, 'backend'), plugins: a.flags.get('plugin') ?? [], io });
+        await evaluate({ target: a.positionals[0], knn: a.booleans.has('knn'), linear: a.booleans.has('linear'), encoder, backend: oneOf(single(a, 'backend'), 'backend', BACKEND_PREFERENCES), plugins: a.flags.get('plugin') ?? [], io });
         return 0;
       }
       case 'export': {
@@ -55,7 +81,7 @@ export async function main(argv: string[], io: Output = stdio): Promise<number> 
         if (!out) throw new UsageError('export needs --out DIR');
         const encoder = parseEncoderChoice(single(a, 'encoder'));
         const { exportEncoder } = await import('./export');
-        await exportEncoder({ target: a.positionals[0], out, encoder, backend: single(a, 'backend'), plugins: a.flags.get('plugin') ?? [], io });
+        await exportEncoder({ target: a.positionals[0], out, encoder, backend: oneOf(single(a, 'backend'), 'backend', BACKEND_PREFERENCES), plugins: a.flags.get('plugin') ?? [], io });
         return 0;
       }
       case 'info': {
@@ -70,18 +96,15 @@ export async function main(argv: string[], io: Output = stdio): Promise<number> 
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        throw new UsageError(`unknown command "${command}"; commands: train, eval, export, info (selfsup --help shows the usage)`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`selfsup: ${err.message}\n\n${USAGE}`);
+    if (isUserError(err)) {
+      for (const line of err.lines()) io.err(`selfsup: ${line}`);
+      if (verbose) io.err(stackOf(err));
       return 2;
     }
-    if (err instanceof ConfigError || (err as Error)?.name === 'ConfigError') {
-      io.err(`selfsup: bad config:\n${(err as Error).message}`);
-      return 2;
-    }
-    io.err(`selfsup: ${command} failed: ${(err as Error)?.stack ?? String(err)}`);
+    io.err(`selfsup: ${command} failed: ${stackOf(err)}`);
     return 1;
   }
 }

@@ -4,6 +4,7 @@ import {
   ConfigError,
   createRun,
   createRunDir,
+  isUserError,
   plugins,
   saveLayersModel,
   toYaml,
@@ -13,6 +14,7 @@ import {
   type ResolvedConfig,
 } from '@selfsup/core';
 import { evaluateKnn, flattenPixels } from '@selfsup/callbacks';
+import { UsageError } from './args';
 import { loadResolvedConfig, openData, stdio, useBackend, type Output, type RunData } from './context';
 import { chooseEncoder, exportableTargetEncoder, pickEncoder, pickTargetEncoder, type EncoderChoice } from './encoder';
 
@@ -47,19 +49,34 @@ export interface TrainResult {
 const CLI_DEFAULT_CALLBACKS = ['metrics-logger', 'plots', 'progress', 'checkpoint'];
 
 
-/** `selfsup train`: config → backend → data → run dir → fit → export → summary. */
+/** The checkpoint `--resume DIR` continues from; a UsageError when DIR is not a run directory with one. */
+function resumeCheckpointOf(dir: string): { resolvedFile: string; checkpoint: string } {
+  const runHint = 'pass a run directory like runs/<name>/version_<N>';
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!stat) throw new UsageError(`--resume ${dir}: no such directory (resolved to ${path.resolve(dir)}); ${runHint}`);
+  if (!stat.isDirectory()) throw new UsageError(`--resume ${dir}: a file, not a directory; ${runHint}`);
+  const resolvedFile = path.join(dir, 'config.resolved.yaml');
+  if (!fs.existsSync(resolvedFile)) throw new UsageError(`--resume ${dir}: no config.resolved.yaml there, so not a run directory; ${runHint}`);
+  const checkpoint = path.join(dir, 'checkpoints', 'last');
+  if (!fs.existsSync(checkpoint)) throw new UsageError(`--resume ${dir}: no checkpoint at ${checkpoint} (the first epoch did not finish); start the run again without --resume`);
+  return { resolvedFile, checkpoint };
+}
+
+/**
+ * `selfsup train`: config → data → checks → backend → run dir → fit → export → summary.
+ * Everything a user can get wrong (config, paths, plugins, --resume, a batch larger than the
+ * data) is checked before the run directory is created, and fails with a UserError.
+ */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const io = opts.io ?? stdio;
   let configFile = opts.config;
   let resumeCheckpoint: string | undefined;
   if (opts.resume) {
-    const resolvedFile = path.join(opts.resume, 'config.resolved.yaml');
-    if (!fs.existsSync(resolvedFile)) throw new Error(`--resume ${opts.resume}: no config.resolved.yaml there; pass a run directory like runs/<name>/version_<N>`);
-    resumeCheckpoint = path.join(opts.resume, 'checkpoints', 'last');
-    if (!fs.existsSync(resumeCheckpoint)) throw new Error(`--resume ${opts.resume}: no checkpoint at ${resumeCheckpoint} (did the first epoch finish?)`);
-    configFile ??= resolvedFile;
+    const r = resumeCheckpointOf(opts.resume);
+    resumeCheckpoint = r.checkpoint;
+    configFile ??= r.resolvedFile;
   }
-  if (!configFile) throw new Error('train: a config file is required (selfsup train <config.yaml>)');
+  if (!configFile) throw new UsageError('train needs a config file: selfsup train <config.yaml>');
 
   const overrides = [...(opts.overrides ?? [])];
   if (opts.maxSteps !== undefined) overrides.push(`trainer.maxSteps=${opts.maxSteps}`);
@@ -67,32 +84,43 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (resumeCheckpoint) overrides.push(`callbacks[checkpoint].resumeFrom=${JSON.stringify(resumeCheckpoint)}`);
   const defaults = CLI_DEFAULT_CALLBACKS.filter((n) => plugins.hasCallback(n)).map((name) => ({ name }));
   const resolved = await loadResolvedConfig({ file: configFile, overrides, plugins: opts.plugins, defaultCallbacks: defaults });
-  const backend = await useBackend(resolved, opts.backend, io.err);
+  // the data first (it makes no tensors): its paths and size are checked before anything else
   const data = await openData(resolved, io.err);
+  const t = resolved.root.trainer;
+  const batchOpts = { batchSize: t.batchSize, shuffle: true, seed: t.seed, dropRemainder: true };
+  const perEpoch = data.train.numBatches(batchOpts);
+  if (perEpoch < 1) {
+    throw resolved.errorAt(
+      'trainer.batchSize',
+      t.batchSize,
+      `the training set "${data.train.name}" has ${data.train.size} images, fewer than one batch (a partial batch is dropped); use a batchSize of at most ${data.train.size}, or more data`,
+    );
+  }
 
-  const runDir = opts.resume ? path.resolve(opts.resume) : (await createRunDir({ root: opts.out ?? 'runs', name: resolved.name })).dir;
-  io.err(`selfsup: run directory ${runDir}`);
-  await writeFileAtomic(path.join(runDir, 'config.resolved.yaml'), toYaml(resolved.toPlain()));
-  await writeEnvJson(runDir, { backend: backend.name, threads: backend.threads, simd: backend.simd, native: backend.native ?? null, config: configFile });
-
+  const backend = await useBackend(resolved, opts.backend, io.err);
   const run = createRun(resolved);
   const exp = run.experiment;
   try {
-    exp.runDir = runDir;
+    // export.encoder: target needs a target network: the method declares one or target-init builds it
+    if (resolved.root.export.encoder === 'target' && !('targetEncoder' in exp) && !resolved.callbacks.some((c) => c.name === 'target-init')) {
+      throw resolved.errorAt('export.encoder', 'target', `method "${resolved.method.name}" has no target encoder (no targetEncoder getter, no target-init callback); use online or best`);
+    }
+
     // the checkpoint records the resolved config with the weights
     (exp as unknown as { resolvedConfig: ResolvedConfig }).resolvedConfig = resolved;
     exp.datasets.set('train', data.train);
     if (data.val) exp.datasets.set('val', data.val);
+    // models and optimizer: what they reject in the config fails here, before the run directory
+    await exp.setup().catch((err: unknown) => {
+      throw isUserError(err) ? ConfigError.of(err, '', resolved.file) : err;
+    });
 
-    const t = resolved.root.trainer;
-    await exp.setup();
-    // export.encoder: target needs a target network: the method declares one or target-init builds it
-    if (resolved.root.export.encoder === 'target' && !('targetEncoder' in exp) && !resolved.callbacks.some((c) => c.name === 'target-init')) {
-      throw new ConfigError(
-        [{ path: 'export.encoder', value: 'target', present: true, rule: `method "${resolved.method.name}" has no target encoder (no targetEncoder getter, no target-init callback); use online or best` }],
-        resolved.file,
-      );
-    }
+    const runDir = opts.resume ? path.resolve(opts.resume) : (await createRunDir({ root: opts.out ?? 'runs', name: resolved.name })).dir;
+    io.err(`selfsup: run directory ${runDir}`);
+    await writeFileAtomic(path.join(runDir, 'config.resolved.yaml'), toYaml(resolved.toPlain()));
+    await writeEnvJson(runDir, { backend: backend.name, threads: backend.threads, simd: backend.simd, native: backend.native ?? null, config: configFile });
+    exp.runDir = runDir;
+
     const result: TrainResult = { runDir, history: {} };
     const canBaseline = !opts.noBaselines && !opts.resume && data.val?.hasLabels && data.train.hasLabels;
     const knnOpts = knnOptionsOf(resolved);
@@ -103,9 +131,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       result.knn = { rawPixels: raw.top1, randomInit: rnd.top1 };
     }
 
-    const batchOpts = { batchSize: t.batchSize, shuffle: true, seed: t.seed, dropRemainder: true };
-    const perEpoch = data.train.numBatches(batchOpts);
-    if (perEpoch < 1) throw new Error(`the dataset "${data.train.name}" has ${data.train.size} images, fewer than one batch of ${t.batchSize}; lower trainer.batchSize`);
     const fitOpts = run.fitOptions();
     fitOpts.stepsPerEpoch = Math.min(fitOpts.stepsPerEpoch ?? perEpoch, perEpoch);
     const history = await exp.fit(

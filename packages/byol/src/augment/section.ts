@@ -8,6 +8,7 @@ import {
 } from './config';
 import { AugmentationPipeline } from './pipeline';
 import { byolSmallGrayViewT, byolSmallGrayViewTPrime, byolViewT, byolViewTPrime } from './presets';
+import { UserError } from '@selfsup/core';
 
 export interface ImageShapeInfo {
   /** Side of the (square) source images; the default crop output size. */
@@ -22,11 +23,11 @@ export interface ImageShapeInfo {
 export function resolveAugmentSection(section: AugmentSectionConfig, data: ImageShapeInfo): { t: AugmentationConfig; tPrime: AugmentationConfig } {
   const preset = section.preset ?? 'byol';
   if (!AUGMENT_PRESET_NAMES.includes(preset)) {
-    throw new Error(`Invalid augmentation config: augment.preset = ${JSON.stringify(preset)}; expected one of ${AUGMENT_PRESET_NAMES.join(', ')}.`);
+    throw new UserError(`Invalid augmentation config: augment.preset = ${JSON.stringify(preset)}; expected one of ${AUGMENT_PRESET_NAMES.join(', ')}.`);
   }
   const size = section.size ?? data.size;
   if (!Number.isInteger(size) || size < 1) {
-    throw new Error(`Invalid augmentation config: augment.size = ${JSON.stringify(size)}; expected a positive integer (crop output side in pixels).`);
+    throw new UserError(`Invalid augmentation config: augment.size = ${JSON.stringify(size)}; expected a positive integer (crop output side in pixels).`);
   }
   let t: AugmentationConfig = {};
   let tPrime: AugmentationConfig = {};
@@ -35,7 +36,7 @@ export function resolveAugmentSection(section: AugmentSectionConfig, data: Image
     tPrime = byolViewTPrime(size, data.channels);
   } else if (preset === 'byol-small-gray') {
     if (data.channels !== 1) {
-      throw new Error(`Invalid augmentation config: augment.preset = "byol-small-gray" needs 1-channel images, the data has ${data.channels}; use preset "byol".`);
+      throw new UserError(`Invalid augmentation config: augment.preset = "byol-small-gray" needs 1-channel images, the data has ${data.channels}; use preset "byol".`);
     }
     t = byolSmallGrayViewT(size);
     tPrime = byolSmallGrayViewTPrime(size);
@@ -46,12 +47,12 @@ export function resolveAugmentSection(section: AugmentSectionConfig, data: Image
 function mergeOverrides(base: AugmentationConfig, overrides: AugmentationOverrides | undefined, path: string): AugmentationConfig {
   if (overrides === undefined) return base;
   if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
-    throw new Error(`Invalid augmentation config: ${path} = ${JSON.stringify(overrides)}; expected an object of per-op overrides.`);
+    throw new UserError(`Invalid augmentation config: ${path} = ${JSON.stringify(overrides)}; expected an object of per-op overrides.`);
   }
   const out: Record<string, unknown> = { ...base };
   for (const [op, value] of Object.entries(overrides)) {
     if (!(AUGMENTATION_OP_ORDER as readonly string[]).includes(op)) {
-      throw new Error(`Invalid augmentation config: unknown key ${path}.${op}; allowed keys are: ${AUGMENTATION_OP_ORDER.join(', ')}.`);
+      throw new UserError(`Invalid augmentation config: unknown key ${path}.${op}; allowed keys are: ${AUGMENTATION_OP_ORDER.join(', ')}.`);
     }
     if (value === null) delete out[op];
     else out[op] = { ...(out[op] as object | undefined), ...value };
@@ -68,7 +69,7 @@ export interface LocalCropViews {
 const LOCAL_CROP_KEYS = ['count', 'size', 'scale', 'ratio'];
 
 function localFail(key: string, value: unknown, rule: string): never {
-  throw new Error(`Invalid augmentation config: augment.localCrops${key ? `.${key}` : ''} = ${JSON.stringify(value)}; expected ${rule}.`);
+  throw new UserError(`Invalid augmentation config: augment.localCrops${key ? `.${key}` : ''} = ${JSON.stringify(value)}; expected ${rule}.`);
 }
 
 function numberPair(v: unknown): v is [number, number] {
@@ -86,7 +87,7 @@ export function resolveLocalCrops(section: AugmentSectionConfig, t: Augmentation
   if (typeof lc !== 'object' || Array.isArray(lc)) localFail('', lc, 'a mapping { count, size, scale, ratio? }, or null for none');
   const o = lc as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (!LOCAL_CROP_KEYS.includes(key)) throw new Error(`Invalid augmentation config: unknown key augment.localCrops.${key}; allowed keys are: ${LOCAL_CROP_KEYS.join(', ')}.`);
+    if (!LOCAL_CROP_KEYS.includes(key)) throw new UserError(`Invalid augmentation config: unknown key augment.localCrops.${key}; allowed keys are: ${LOCAL_CROP_KEYS.join(', ')}.`);
   }
   const { count, size, scale, ratio } = o as Partial<LocalCropsConfig>;
   if (!Number.isInteger(count) || (count as number) < 1) localFail('count', count, 'an integer >= 1 (local crops per image)');

@@ -1,4 +1,5 @@
 import { AUGMENTATION_OP_ORDER, AugmentationConfig } from './config';
+import { UserError } from '@selfsup/core';
 
 /**
  * Checks a view config before any tensor is touched, so a typo or a bad range fails at start
@@ -79,7 +80,7 @@ export function validateAugmentationConfig(config: unknown, path = 'augment'): a
 }
 
 function fail(path: string, value: unknown, rule: string): never {
-  throw new Error(`Invalid augmentation config: ${path} = ${JSON.stringify(value)}; expected ${rule}.`);
+  throw new UserError(`Invalid augmentation config: ${path} = ${JSON.stringify(value)}; expected ${rule}.`);
 }
 
 function asObject(value: unknown, path: string): Record<string, unknown> {
@@ -90,7 +91,7 @@ function asObject(value: unknown, path: string): Record<string, unknown> {
 function rejectUnknownKeys(obj: Record<string, unknown>, allowed: readonly string[], path: string): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
-      throw new Error(`Invalid augmentation config: unknown key ${path}.${key}; allowed keys are: ${allowed.join(', ')}.`);
+      throw new UserError(`Invalid augmentation config: unknown key ${path}.${key}; allowed keys are: ${allowed.join(', ')}.`);
     }
   }
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { accumulateGradients, Experiment, registerMethod, splitBatch, type ImageBatch, type StepLogs } from '@selfsup/core';
+import { accumulateGradients, Experiment, registerMethod, splitBatch, UserError, type ImageBatch, type StepLogs } from '@selfsup/core';
 import { AugmentationPipeline, buildViewPipelines, localCropViews, twoViews, type LocalCropViews } from '../augment';
 import { multiCropByolLoss, zStd } from '../loss';
 import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
@@ -102,7 +102,7 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
       this.local = (aug as { local?: LocalCropViews }).local;
     } else {
       const section = (aug ?? { preset: inputShape[2] === 1 ? 'byol-small-gray' : 'byol' }) as Parameters<typeof buildViewPipelines>[0];
-      if (inputShape[0] !== inputShape[1]) throw new Error(`ByolExperiment: the augmentation presets expect square images, got ${inputShape[0]}×${inputShape[1]}; set augment.size`);
+      if (inputShape[0] !== inputShape[1]) throw new UserError(`ByolExperiment: the augmentation presets expect square images, got ${inputShape[0]}×${inputShape[1]}; set augment.size`);
       ({ t: this.t, tPrime: this.tPrime, local: this.local } = buildViewPipelines(section, { size: inputShape[0], channels: inputShape[2] }));
     }
     if (this.local) checkLocalCropInput(encoder, featureDim, this.local, inputShape[2]);
@@ -111,10 +111,10 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   protected override configureOptimizer(): tf.Optimizer {
     const { scaleLr, lr, microBatches: _micro, predictorLrMultiplier: predMult = 1, predictorFixedLr = false, ...rest } = this.optimizerConfig;
     const bs = this.batchSize;
-    if (scaleLr && !bs) throw new Error('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
+    if (scaleLr && !bs) throw new UserError('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
     this.baseLearningRate = scaleLr ? scaleLrByBatch(lr!, bs!) : lr!;
     if (_micro !== undefined && bs !== undefined && _micro > bs) {
-      throw new Error(`ByolExperiment: optimizer.microBatches (${_micro}) is larger than the batch size (${bs}); use at most ${bs}`);
+      throw new UserError(`ByolExperiment: optimizer.microBatches (${_micro}) is larger than the batch size (${bs}); use at most ${bs}`);
     }
     const base = this.baseLearningRate;
     const predictor = `${BYOL_MODELS.predictor}/`;
@@ -284,17 +284,17 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
  * fixed-size layer (flatten + dense) fails at setup and says why.
  */
 function checkLocalCropInput(encoder: tf.LayersModel, featureDim: number, local: LocalCropViews, channels: number): void {
-  if (!Number.isInteger(local.count) || local.count < 1) throw new Error(`ByolExperiment: augment.localCrops.count must be an integer >= 1, got ${local.count}`);
+  if (!Number.isInteger(local.count) || local.count < 1) throw new UserError(`ByolExperiment: augment.localCrops.count must be an integer >= 1, got ${local.count}`);
   const size = local.pipeline.config.crop?.size;
-  if (size === undefined) throw new Error('ByolExperiment: the local-crop pipeline needs a crop op (its output side is the local crop size)');
+  if (size === undefined) throw new UserError('ByolExperiment: the local-crop pipeline needs a crop op (its output side is the local crop size)');
   let shape: number[];
   try {
     shape = tf.tidy(() => (encoder.apply(tf.zeros([2, size, size, channels]), { training: false }) as tf.Tensor).shape);
   } catch (err) {
-    throw new Error(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" does not take ${size}×${size} inputs (${(err as Error).message}); use a fully convolutional encoder or drop localCrops`);
+    throw new UserError(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" does not take ${size}×${size} inputs (${(err as Error).message}); use a fully convolutional encoder or drop localCrops`);
   }
   if (shape.length !== 2 || shape[1] !== featureDim) {
-    throw new Error(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" gives [${shape}] for ${size}×${size} inputs, expected [2, ${featureDim}]`);
+    throw new UserError(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" gives [${shape}] for ${size}×${size} inputs, expected [2, ${featureDim}]`);
   }
 }
 

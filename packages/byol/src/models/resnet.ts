@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from './batch-norm';
 import { convKaimingNormalFanOut, SeedStream, TORCH_BATCH_NORM } from './init';
+import { UserError } from '@selfsup/core';
 
 export type ResNetDepth = 18 | 34 | 50;
 export type ResNetStem = 'imagenet' | 'cifar';
@@ -118,17 +119,17 @@ class Builder {
 
 function validate(opts: ResNetOptions): void {
   const where = `buildResNet(${opts.name ?? ''})`;
-  if (!DEPTHS[opts.depth]) throw new Error(`${where}: depth ${String(opts.depth)} is not supported; use 18, 34 or 50.`);
+  if (!DEPTHS[opts.depth]) throw new UserError(`${where}: depth ${String(opts.depth)} is not supported; use 18, 34 or 50.`);
   if (opts.stem !== 'imagenet' && opts.stem !== 'cifar') {
-    throw new Error(`${where}: stem "${String(opts.stem)}" is not supported; use "imagenet" (7×7/2 + max-pool) or "cifar" (3×3/1).`);
+    throw new UserError(`${where}: stem "${String(opts.stem)}" is not supported; use "imagenet" (7×7/2 + max-pool) or "cifar" (3×3/1).`);
   }
   const shape = opts.inputShape;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new Error(`${where}: inputShape must be [height, width, channels] of positive integers, got ${JSON.stringify(shape)}.`);
+    throw new UserError(`${where}: inputShape must be [height, width, channels] of positive integers, got ${JSON.stringify(shape)}.`);
   }
   const width = opts.width ?? 1;
   if (!(Number.isFinite(width) && width > 0)) {
-    throw new Error(`${where}: width multiplier must be a positive number, got ${String(width)}.`);
+    throw new UserError(`${where}: width multiplier must be a positive number, got ${String(width)}.`);
   }
 }
 

@@ -3,6 +3,7 @@ import type { ExcludeFn } from './exclude';
 import { LARS } from './lars';
 import { SGD } from './sgd';
 import type { SlotOptimizer } from './slot-optimizer';
+import { UserError } from '@selfsup/core';
 
 export const OPTIMIZER_NAMES = ['lars', 'sgd', 'adam', 'adamw'] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
@@ -45,11 +46,11 @@ const SPECIFIC = [...new Set(Object.values(ONLY).flat())];
 export function createOptimizer(config: OptimizerConfig): SlotOptimizer {
   const name = config.name;
   if (!(OPTIMIZER_NAMES as readonly string[]).includes(name)) {
-    throw new Error(`Unknown optimizer "${String(name)}"; use one of ${OPTIMIZER_NAMES.join(', ')}.`);
+    throw new UserError(`Unknown optimizer "${String(name)}"; use one of ${OPTIMIZER_NAMES.join(', ')}.`);
   }
   const unused = SPECIFIC.filter((k) => config[k] !== undefined && !ONLY[name].includes(k));
   if (unused.length > 0) {
-    throw new Error(`Optimizer "${name}" does not take ${unused.join(', ')}; remove ${unused.length > 1 ? 'them' : 'it'} or pick another optimizer.`);
+    throw new UserError(`Optimizer "${name}" does not take ${unused.join(', ')}; remove ${unused.length > 1 ? 'them' : 'it'} or pick another optimizer.`);
   }
   const { name: _name, ...opts } = config;
   switch (name) {

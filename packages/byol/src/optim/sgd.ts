@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkNumber, SlotOptimizer, type SlotOptimizerOptions, type StepContext } from './slot-optimizer';
+import { UserError } from '@selfsup/core';
 
 export interface SgdOptions extends SlotOptimizerOptions {
   /** Default 0.9 (lightly's BYOL recipe); 0 gives plain SGD. */
@@ -22,7 +23,7 @@ export class SGD extends SlotOptimizer {
     super(opts);
     this.momentum = checkNumber('SGD', 'momentum', opts.momentum ?? 0.9, (v) => v >= 0 && v < 1, 'in [0, 1)');
     this.nesterov = opts.nesterov ?? false;
-    if (this.nesterov && this.momentum === 0) throw new Error('SGD: nesterov needs momentum > 0; set momentum (e.g. 0.9) or nesterov: false.');
+    if (this.nesterov && this.momentum === 0) throw new UserError('SGD: nesterov needs momentum > 0; set momentum (e.g. 0.9) or nesterov: false.');
   }
 
   protected update(w: tf.Variable, g: tf.Tensor, { lr, excluded }: StepContext): void {

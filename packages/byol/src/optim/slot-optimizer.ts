@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { excludeNothing, type ExcludeFn } from './exclude';
+import { UserError } from '@selfsup/core';
 
 export interface NamedTensorLike {
   name: string;
@@ -32,7 +33,7 @@ export interface StepContext {
 
 export function checkNumber(cls: string, key: string, value: number, ok: (v: number) => boolean, rule: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
-    throw new Error(`${cls}: ${key} must be ${rule}, got ${String(value)}.`);
+    throw new UserError(`${cls}: ${key} must be ${rule}, got ${String(value)}.`);
   }
   return value;
 }

@@ -11,6 +11,7 @@ import {
   registerCallback,
   resolveCheckpointDir,
   restoreCheckpoint,
+  UserError,
   writeSnapshot,
   type CallbackInit,
   type CaptureOptions,
@@ -79,7 +80,7 @@ export class CheckpointCallback extends Callback {
     super(init);
     this.options = resolveCallbackOptions(CheckpointOptions, options, this.name || 'checkpoint');
     if (this.options.keepLast !== undefined && this.options.every === undefined) {
-      throw new Error(`callback "${this.name}": keepLast applies to the epoch-<E>/ checkpoints; set every (e.g. every: 5) or remove keepLast`);
+      throw new UserError(`callback "${this.name}": keepLast applies to the epoch-<E>/ checkpoints; set every (e.g. every: 5) or remove keepLast`);
     }
     this.warn = init.warn ?? ((m) => console.warn(`[selfsup] ${m}`));
     this.log = init.log ?? ((m) => console.log(`[selfsup] ${m}`));

@@ -1,3 +1,4 @@
+import { UserError } from '@selfsup/core';
 import { validateSync, type ValidationError } from 'class-validator';
 
 /**
@@ -8,7 +9,7 @@ import { validateSync, type ValidationError } from 'class-validator';
 export function resolveCallbackOptions<T extends object>(cls: new () => T, given: Partial<T> | undefined, callback: string): T {
   const opts = new cls();
   if (given !== undefined && (given === null || typeof given !== 'object' || Array.isArray(given))) {
-    throw new Error(`callback "${callback}": options must be an object, got ${Array.isArray(given) ? 'an array' : String(given)}`);
+    throw new UserError(`callback "${callback}": options must be an object, got ${Array.isArray(given) ? 'an array' : String(given)}`);
   }
   for (const [key, value] of Object.entries(given ?? {})) {
     // An explicit undefined (e.g. `{ bankLimit: opts.limit }`) keeps the default.
@@ -16,7 +17,7 @@ export function resolveCallbackOptions<T extends object>(cls: new () => T, given
   }
   const errors = validateSync(opts, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
   if (errors.length > 0) {
-    throw new Error(`callback "${callback}": invalid options: ${errors.map(describe).join('; ')}`);
+    throw new UserError(`callback "${callback}": invalid options: ${errors.map(describe).join('; ')}`);
   }
   return opts;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsArray, IsIn, IsNumber, IsOptional, Max, Min } from 'class-validator';
-import { Callback, CallbackOrder, cosineTau, registerCallback, type Experiment } from '@selfsup/core';
+import { Callback, CallbackOrder, cosineTau, registerCallback, UserError, type Experiment } from '@selfsup/core';
 import { BYOL_MODEL_PAIRS, checkPairs, orderedWeights, requireModel, type ModelPair } from './pairs';
 
 export class EmaUpdateOptions {

@@ -3,7 +3,7 @@ import { isPathSpec, loadPlugins, PluginLoadError, type LoadedPlugin } from '../
 import { plugins, type CallbackPluginInfo, type MethodPluginInfo } from '../plugins/registry';
 import { ConfigError, type ConfigProblem } from './errors';
 import { CallbackEntry, METHOD_SECTIONS, RootConfig } from './root';
-import { originOf, sourceOf } from './source';
+import { originOf, sourceOf, type ConfigSource } from './source';
 import { toPlainData } from './yaml';
 import { allowedKeys, checkConfig, isPlainObject, joinPath, type ConfigClass } from './validate';
 
@@ -29,7 +29,18 @@ export class ResolvedConfig {
     readonly callbacks: ResolvedCallback[],
     readonly plugins: LoadedPlugin[],
     readonly file?: string,
+    /** Where each key came from (a line of the file, a --set), for problems found after validation. */
+    readonly source?: ConfigSource,
   ) {}
+
+  /**
+   * A ConfigError for one key that passed validation but does not fit what the run found
+   * (a data.path that does not exist, a batch larger than the dataset): named with the
+   * file, the key, its value and its line or --set, like every other config problem.
+   */
+  errorAt(keyPath: string, value: unknown, rule: string): ConfigError {
+    return new ConfigError([{ path: keyPath, value, present: true, rule, origin: originOf(this.source, keyPath) }], this.file);
+  }
 
   /** The run name (directory under runs/). */
   get name(): string {
@@ -215,7 +226,7 @@ export async function resolveConfig(plain: unknown, opts: ResolveConfigOptions =
       file,
     );
   }
-  return new ResolvedConfig(root, method!, methodConfig, callbacks, loaded, file);
+  return new ResolvedConfig(root, method!, methodConfig, callbacks, loaded, file, source);
 }
 
 /** `val:` reads the same dataset as `data:` (an image folder's val split) unless it names its own path. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node as YamlNode } from 'yaml';
-import { ConfigError } from './errors';
+import { ConfigError, UserError } from './errors';
 import { applyOverride, parseOverride } from './overrides';
 import { attachSource, sourceOf } from './source';
 import { isPlainObject, joinPath } from './validate';
@@ -27,6 +27,9 @@ function indexLines(node: unknown, prefix: string, lc: LineCounter, out: Map<str
   }
 }
 
+/** The yaml library's limit on how many times aliases may be expanded (its guard against alias bombs). */
+const MAX_ALIAS_COUNT = 100;
+
 /**
  * Parses YAML text into a plain config object (with its key → line index attached).
  * Syntax errors name the file, line and column.
@@ -44,7 +47,15 @@ export function parseConfigYaml(text: string, file = '<config>'): Record<string,
     const text = problems.map((p) => `${file}${p.pos ? `:${p.pos.line}:${p.pos.col}` : ''}: ${p.rule}`).join('\n');
     throw new ConfigError(problems.map(({ pos: _pos, ...p }) => p), file, text);
   }
-  const plain: unknown = doc.toJS({ maxAliasCount: 100 });
+  let plain: unknown;
+  try {
+    plain = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // the yaml library's guard against alias bombs ("billion laughs"): a ReferenceError
+    if (!(err instanceof ReferenceError) || !/alias/i.test(err.message)) throw err;
+    const rule = `YAML aliases (*name) expand too many times (more than ${MAX_ALIAS_COUNT}; the reader says: ${err.message}); write the values out instead of nesting aliases`;
+    throw new ConfigError([{ path: '', rule }], file);
+  }
   if (!isPlainObject(plain)) {
     const got = plain === null || plain === undefined ? 'an empty document' : Array.isArray(plain) ? 'a list' : `the scalar ${JSON.stringify(plain)}`;
     throw new ConfigError([{ path: '', rule: `the file must be a mapping of sections (method:, data:, trainer:, ...); it holds ${got}` }], file);
@@ -65,8 +76,8 @@ export function loadConfigFile(file: string, overrides: string[] = []): Record<s
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new Error(`cannot read config ${file}: ${why} (resolved to ${path.resolve(file)})`);
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory; give the YAML file in it' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new UserError(`cannot read config ${file}: ${why} (resolved to ${path.resolve(file)})`, { cause: err });
   }
   const plain = parseConfigYaml(text, file);
   return applyOverrides(plain, overrides);

@@ -2,6 +2,7 @@ import { FashionMnistDataset } from './fashion-mnist';
 import { ImageFolderDataset, type ImageFolderOptions } from './image-folder';
 import { MnistDataset } from './mnist';
 import type { DataLogFn, ImageDataset } from './types';
+import { UserError } from '../config/errors';
 
 export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'image-folder'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
@@ -36,31 +37,31 @@ function idxSplit(name: string, split: DatasetConfig['split'], log: DataLogFn): 
     log(`[selfsup] ${name} has no val split; using the official test split for val`);
     return 'test';
   }
-  throw new Error(`data.split: ${name} has splits train and test (val = test), got ${JSON.stringify(split)}`);
+  throw new UserError(`data.split: ${name} has splits train and test (val = test), got ${JSON.stringify(split)}`);
 }
 
 /** Builds the dataset a `data:` config section describes. */
 export async function createDataset(config: DatasetConfig, opts: CreateDatasetOptions = {}): Promise<ImageDataset> {
-  if (!config || typeof config !== 'object') throw new Error(`data: expected a mapping with a name (${DATASET_NAMES.join(', ')}), got ${JSON.stringify(config)}`);
+  if (!config || typeof config !== 'object') throw new UserError(`data: expected a mapping with a name (${DATASET_NAMES.join(', ')}), got ${JSON.stringify(config)}`);
   const log = opts.log ?? console.log;
   const set = Object.keys(config).filter((k) => (config as unknown as Record<string, unknown>)[k] !== undefined);
   const unknown = set.filter((k) => !DATASET_CONFIG_KEYS.includes(k));
-  if (unknown.length > 0) throw new Error(`data.${unknown[0]}: unknown key (known: ${DATASET_CONFIG_KEYS.join(', ')})`);
-  if (!DATASET_NAMES.includes(config.name)) throw new Error(`data.name: unknown dataset ${JSON.stringify(config.name)}; expected one of ${DATASET_NAMES.join(', ')}`);
+  if (unknown.length > 0) throw new UserError(`data.${unknown[0]}: unknown key (known: ${DATASET_CONFIG_KEYS.join(', ')})`);
+  if (!DATASET_NAMES.includes(config.name)) throw new UserError(`data.name: unknown dataset ${JSON.stringify(config.name)}; expected one of ${DATASET_NAMES.join(', ')}`);
 
   if (config.name === 'image-folder') {
-    if (config.source !== undefined) throw new Error('data.source applies to fashion-mnist only');
-    if (!config.path) throw new Error('data.path is required for image-folder: the folder holding one sub-folder per class');
-    if (config.imageSize === undefined) throw new Error('data.imageSize is required for image-folder: [height, width] to resize every image to');
+    if (config.source !== undefined) throw new UserError('data.source applies to fashion-mnist only');
+    if (!config.path) throw new UserError('data.path is required for image-folder: the folder holding one sub-folder per class');
+    if (config.imageSize === undefined) throw new UserError('data.imageSize is required for image-folder: [height, width] to resize every image to');
     const { name: _name, ...rest } = config;
     return ImageFolderDataset.open({ ...rest, path: config.path, imageSize: config.imageSize, log });
   }
 
   const misplaced = set.find((k) => IMAGE_FOLDER_KEYS.includes(k));
-  if (misplaced) throw new Error(`data.${misplaced} applies to image-folder datasets only, not ${config.name} (its images are 28x28x1; resize in the augmentation)`);
+  if (misplaced) throw new UserError(`data.${misplaced} applies to image-folder datasets only, not ${config.name} (its images are 28x28x1; resize in the augmentation)`);
   const split = idxSplit(config.name, config.split, log);
   if (config.name === 'mnist') {
-    if (config.source !== undefined) throw new Error('data.source applies to fashion-mnist only');
+    if (config.source !== undefined) throw new UserError('data.source applies to fashion-mnist only');
     return MnistDataset.load({ split, path: config.path, limit: config.limit, log });
   }
   return FashionMnistDataset.load({ split, path: config.path, limit: config.limit, source: config.source, log, env: opts.env, systemDir: opts.systemDir });

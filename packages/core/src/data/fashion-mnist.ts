@@ -3,6 +3,7 @@ import { describeExpectedFiles, findIdxPair, loadIdxImages, type IdxFilePair } f
 import { InMemoryImageDataset, type InMemoryImageDatasetInit } from './in-memory-dataset';
 import { embeddedFashionMnistDir } from './package-root';
 import type { DataLogFn } from './types';
+import { UserError } from '../config/errors';
 
 /** Class names in label order, from the Fashion-MNIST README. */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -56,7 +57,7 @@ export function locateFashionMnist(opts: FashionMnistLoadOptions = {}): FashionM
       const files = findIdxPair(dir, prefix);
       if (files) return { kind: 'path', dir, files };
     }
-    throw new Error(`Fashion-MNIST ${split} split not found in data path ${path.resolve(opts.path)} (nor in its fashion-mnist/ sub-folder): expected ${describeExpectedFiles(prefix)}. Fix data.path, or remove it to use $SELFSUP_DATA, ${DEBIAN_FASHION_MNIST_DIR} or the embedded subset.`);
+    throw new UserError(`Fashion-MNIST ${split} split not found in data path ${path.resolve(opts.path)} (nor in its fashion-mnist/ sub-folder): expected ${describeExpectedFiles(prefix)}. Fix data.path, or remove it to use $SELFSUP_DATA, ${DEBIAN_FASHION_MNIST_DIR} or the embedded subset.`);
   }
   const envDir = (opts.env ?? process.env).SELFSUP_DATA;
   if (envDir) {

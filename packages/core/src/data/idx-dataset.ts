@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readIdxFile } from './idx';
+import { UserError } from '../config/errors';
 
 export type IdxSplitPrefix = 'train' | 't10k';
 
@@ -26,7 +27,7 @@ export function findIdxPair(dir: string, prefix: IdxSplitPrefix): IdxFilePair | 
   if (!images && !labels) return undefined;
   if (!images || !labels) {
     const missing = !images ? 'images' : 'labels';
-    throw new Error(`${dir} has ${images ?? labels} but no ${missing} file (looked for ${candidates(prefix, missing).join(', ')})`);
+    throw new UserError(`${dir} has ${images ?? labels} but no ${missing} file (looked for ${candidates(prefix, missing).join(', ')})`);
   }
   return { images, labels };
 }

