@@ -194,13 +194,13 @@ describe('EmbeddingPlotCallback', () => {
     const cb = new EmbeddingPlotCallback({ every: 5, dir, limit: 25 });
     expect(cb.order).toBe(CallbackOrder.LOGGING);
     await exp.fit([0], { epochs: 2, callbacks: [cb] });
-    expect(fs.readdirSync(dir).sort()).toEqual(['embedding-epoch-1.png', 'embedding-epoch-1.svg']);
-    const svg = fs.readFileSync(path.join(dir, 'embedding-epoch-1.svg'), 'utf8');
+    expect(fs.readdirSync(dir).sort()).toEqual(['embedding-epoch-2.png', 'embedding-epoch-2.svg']);
+    const svg = fs.readFileSync(path.join(dir, 'embedding-epoch-2.svg'), 'utf8');
     const groups = [...svg.matchAll(/<g data-class="([^"]*)" fill="[^"]*">([\s\S]*?)<\/g>/g)];
     expect(groups.map((g) => g[1])).toEqual(['class_0', 'class_1', 'class_2']);
     expect(groups.reduce((n, g) => n + (g[2].match(/<circle /g)?.length ?? 0), 0)).toBe(25);
     expect(svg).toMatch(/PC1 \(\d+\.\d% of variance\)/);
-    const png = fs.readFileSync(path.join(dir, 'embedding-epoch-1.png'));
+    const png = fs.readFileSync(path.join(dir, 'embedding-epoch-2.png'));
     expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(cb.written[0].explained[0]).toBeGreaterThanOrEqual(cb.written[0].explained[1]);
     exp.dispose();
@@ -214,7 +214,7 @@ describe('EmbeddingPlotCallback', () => {
     );
     (exp as unknown as { runDir: { dir: string } }).runDir = { dir: path.join(tmp, 'run') };
     await exp.fit([0], { epochs: 1, callbacks: [new EmbeddingPlotCallback({ png: false, prefix: 'pca' })] });
-    expect(fs.readdirSync(path.join(tmp, 'run', 'plots'))).toEqual(['pca-epoch-0.svg']);
+    expect(fs.readdirSync(path.join(tmp, 'run', 'plots'))).toEqual(['pca-epoch-1.svg']);
     exp.dispose();
   });
 });

@@ -513,7 +513,7 @@ describe('formatting', () => {
     expect(loss.series.map((s) => s.points)).toEqual([[[2, 1.5], [4, 1.0]], [[4, 1.25]]]);
     const knn = metricChart('knn_acc', h)!;
     expect(knn.xLabel).toBe('epoch');
-    expect(knn.series.map((s) => s.points)).toEqual([[[0, 0.2]]]);
+    expect(knn.series.map((s) => s.points)).toEqual([[[1, 0.2]]]);
     expect(metricChart('tau', h)).toBeUndefined();
   });
 
