@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   ConfigError,
   createDataset,
+  type FashionMnistDataConfig,
   isUserError,
   loadConfigFile,
   resolveConfig,
@@ -64,7 +65,7 @@ export function checkDataPaths(resolved: ResolvedConfig): void {
   for (const section of ['data', 'val'] as const) {
     const d: DataConfig | undefined = resolved.root[section];
     // the embedded Fashion-MNIST subset never reads data.path
-    if (!d?.path || (d.name === 'fashion-mnist' && d.source === 'embedded')) continue;
+    if (!d?.path || (d.name === 'fashion-mnist' && (d as FashionMnistDataConfig).source === 'embedded')) continue;
     const abs = path.resolve(d.path);
     const stat = fs.statSync(abs, { throwIfNoEntry: false });
     const key = `${section}.path`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Type } from 'class-transformer';
 import { IsInt, IsString, Min, ValidateNested } from 'class-validator';
-import { ConfigError, DataConfig, RootConfig, Section, TrainerConfig, validateConfig } from '../src/config';
+import { ConfigError, DataConfig, ImageFolderDataConfig, RootConfig, Section, TrainerConfig, validateConfig } from '../src/config';
 
 /** The ConfigError a call throws (fails the test if it does not throw one). */
 function configError(fn: () => unknown): ConfigError {
@@ -49,7 +49,7 @@ describe('validateConfig', () => {
     const err = configError(() => validateConfig(RootConfig, { ...minimal, trainer: { epochs: '10' } }, { file: 'x.yaml' }));
     // Only the type rule: "10" breaking "must not be less than 1" would be noise.
     expect(err.message.split('\n').slice(1)).toEqual(['x.yaml: trainer.epochs = "10": epochs must be an integer number']);
-    const b = configError(() => validateConfig(DataConfig, { name: 'mnist', cache: 'yes' }, { path: 'data' }));
+    const b = configError(() => validateConfig(DataConfig, { name: 'image-folder', path: 'imgs', imageSize: 8, cache: 'yes' }, { path: 'data' }));
     expect(b.message).toContain('data.cache = "yes": cache must be a boolean value');
   });
 
@@ -103,7 +103,8 @@ describe('validateConfig', () => {
 
   it('data: image sizes and hold-out fractions', () => {
     const ok = validateConfig(DataConfig, { name: 'image-folder', path: 'imgs', imageSize: [32, 48], valSize: 0.2, testSize: 0 });
-    expect(ok.imageSize).toEqual([32, 48]);
+    expect(ok).toBeInstanceOf(ImageFolderDataConfig);
+    expect((ok as ImageFolderDataConfig).imageSize).toEqual([32, 48]);
     const err = configError(() => validateConfig(DataConfig, { name: 'image-folder', path: 'imgs', imageSize: [32], valSize: 1, testSize: -0.1 }, { path: 'data' }));
     expect(err.message.split('\n').slice(1).sort()).toEqual([
       'data.imageSize = [32]: imageSize must be a positive integer (square) or [height, width]',

@@ -69,9 +69,12 @@ describe('loadConfigFile', () => {
       { name: 'ema', tau: 0.99 }, // a name not listed is appended
     ]);
     expect(plain.model).toEqual({ width: '64' }); // quoted: stays a string
-    // The overridden value goes through the same validation as the file's.
-    const t = validateConfig(RootConfig, plain, { path: '' });
+    // The overridden value goes through the same validation as the file's (include is an
+    // image-folder key: a fashion-mnist section does not take it).
+    expect(() => validateConfig(RootConfig, plain, { path: '' })).toThrow('data.include: unknown key');
+    const t = validateConfig(RootConfig, { ...plain, data: { ...(plain.data as object), name: 'image-folder', path: 'imgs', imageSize: 8 } }, { path: '' });
     expect(t.trainer.epochs).toBe(5);
+    expect((t.data as { include?: string[] }).include).toEqual(['cat', 'dog']);
   });
 
   it('a problem in an overridden value says which --set produced it; others give their line', () => {
@@ -144,18 +147,25 @@ describe('loadConfigFile', () => {
     expect(thrown(() => loadConfigFile(missing)).message).toBe(`cannot read config ${missing}: no such file (resolved to ${missing})`);
   });
 
-  it('toYaml writes plain data that reads back equal, without unset keys', () => {
+  it('toYaml writes every option of a config class, an unset one as null, and reads back equal', () => {
     const root = validateConfig(RootConfig, { method: 'byol', data: { name: 'mnist', limit: 5 } });
     const text = toYaml(root);
-    expect(text).not.toContain('threads');
-    expect(parse(text)).toEqual({
+    expect(text).toContain('  threads: null\n');
+    const plain = parse(text);
+    expect(plain).toEqual({
       name: 'run',
       method: 'byol',
       plugins: [],
-      trainer: { epochs: 10, batchSize: 128, backend: 'auto', seed: 0, logEvery: 10 },
-      data: { name: 'mnist', limit: 5 },
+      trainer: { epochs: 10, batchSize: 128, backend: 'auto', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 },
+      data: { name: 'mnist', path: null, split: 'train', limit: 5 },
       export: { encoder: 'best' },
       callbacks: [],
     });
+    // null reads back as unset: the same instance again
+    const again = validateConfig(RootConfig, plain);
+    expect(again.trainer.threads).toBeUndefined();
+    expect(again).toEqual(root);
+    // ...but only where the default is unset: a key with a default still needs a value
+    expect(() => validateConfig(RootConfig, { ...plain, trainer: { epochs: null } })).toThrow('trainer.epochs = null: epochs must be an integer number');
   });
 });

@@ -49,7 +49,9 @@ export class ResolvedConfig {
 
   /**
    * The whole config as plain data with every default filled in: what config.resolved.yaml
-   * holds. Resolving it again (from any directory) gives the same config.
+   * holds. Every option of every section and callback is there; one whose default is decided
+   * at run time (trainer.threads: the machine's cores) or that has none (trainer.maxSteps) is
+   * `null`. Resolving it again (from any directory) gives the same config.
    */
   toPlain(): Record<string, unknown> {
     const { name, plugins: pluginSpecs, trainer, data, val, export: exportSection } = this.root;
@@ -60,10 +62,11 @@ export class ResolvedConfig {
       plugins: pluginSpecs.map((spec) => (isPathSpec(spec) ? (this.plugins.find((p) => p.spec === spec)?.resolved ?? spec) : spec)),
       trainer,
       data,
-      val,
-      ...this.methodConfig,
+      val: val ?? null,
+      // the method's sections as mappings of every option (an instance's keys, unset ones null)
+      ...(toPlainData(this.methodConfig) as Record<string, unknown>),
       export: exportSection,
-      callbacks: this.callbacks.map((c) => ({ name: c.name, ...c.options })),
+      callbacks: this.callbacks.map((c) => ({ name: c.name, ...(toPlainData(c.options) as Record<string, unknown>) })),
     }) as Record<string, unknown>;
   }
 }

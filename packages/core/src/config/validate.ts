@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { plainToInstance, Type } from 'class-transformer';
 import { getMetadataStorage, IsDefined, IsObject, IsOptional, ValidateNested, validateSync, type ValidationError } from 'class-validator';
-import { ConfigError, type ConfigProblem } from './errors';
+import { ConfigError, formatProblem, type ConfigProblem } from './errors';
 import { originOf, type ConfigSource } from './source';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,6 +27,107 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function allowedKeys(cls: Function): string[] {
   const metas = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false);
   return [...new Set(metas.map((m) => m.propertyName))];
+}
+
+/** The class and its ancestors, base class first. */
+function classChain(cls: Function): Function[] {
+  const chain: Function[] = [];
+  for (let c: Function | null = cls; c && c !== Object && c !== Function.prototype; c = Object.getPrototypeOf(c) as Function | null) chain.unshift(c);
+  return chain;
+}
+
+/**
+ * The options of a config class in declaration order, a base class's before its subclass's:
+ * the keys a resolved config shows, every one of them (see {@link toPlainData}).
+ */
+export function optionKeys(cls: Function): string[] {
+  const metas = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false);
+  return [...new Set(classChain(cls).flatMap((c) => metas.filter((m) => m.target === c).map((m) => m.propertyName)))];
+}
+
+/**
+ * The options a resolved config shows: {@link optionKeys} less the nested sections (a
+ * mapping-valued key: `val`, RootConfig's method sections) that are unset, which are left out
+ * rather than written as null.
+ */
+export function shownKeys(instance: object): string[] {
+  const cls = instance.constructor;
+  const metas = getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false);
+  const section = (key: string) => metas.some((m) => m.propertyName === key && (m.type === 'nestedValidation' || m.name === 'isObject'));
+  return optionKeys(cls).filter((k) => (instance as Record<string, unknown>)[k] !== undefined || !section(k));
+}
+
+/** Whether the property may be left unset (@IsOptional, or a rule that applies only in some cases, @ValidateIf). */
+function isConditional(cls: Function, key: string): boolean {
+  return getMetadataStorage()
+    .getTargetValidationMetadatas(cls, '', true, false)
+    .some((m) => m.propertyName === key && m.type === 'conditionalValidation');
+}
+
+/**
+ * The variants of a section whose keys depend on one of its values: `data.name` picks the
+ * dataset's class, `optimizer.name` the optimizer's. Each variant is a class of its own, with
+ * its own keys and defaults; a key of another variant is an unknown key, and says whose it is.
+ */
+export interface ConfigVariants {
+  /** The key whose value picks the variant (`name`). */
+  by: string;
+  /** Variant class by value of that key. */
+  classes: Record<string, ConfigClass>;
+  /** The value when the key is not given (none: the base class checks the section). */
+  default?: string;
+}
+
+/**
+ * A section class with variants declares them as `static get variants(): ConfigVariants`
+ * (a getter: the variant classes extend it, so they exist only after it).
+ */
+export function variantsOf(cls: Function): ConfigVariants | undefined {
+  const v = (cls as { variants?: unknown }).variants;
+  return v && typeof v === 'object' && typeof (v as ConfigVariants).by === 'string' ? (v as ConfigVariants) : undefined;
+}
+
+/** The class that validates `plain` as a `cls` section: the variant its value picks, else `cls`. */
+export function configClassFor(cls: ConfigClass, plain: unknown): ConfigClass {
+  const v = variantsOf(cls);
+  if (!v || plain === null || typeof plain !== 'object' || Array.isArray(plain)) return cls;
+  // an instance already is of its variant (a validated section passed on from code)
+  if (plain instanceof cls) return plain.constructor as ConfigClass;
+  const value = (plain as Record<string, unknown>)[v.by] ?? v.default;
+  return (typeof value === 'string' && Object.hasOwn(v.classes, value) ? v.classes[value] : undefined) ?? cls;
+}
+
+/** `; eta is a key of name: lars, not of name: adam` when an unknown key belongs to another variant. */
+function otherVariantHint(target: object | undefined, key: string): string {
+  if (!target) return '';
+  const v = variantsOf(target.constructor);
+  if (!v) return '';
+  const owners = Object.entries(v.classes).filter(([, c]) => allowedKeys(c).includes(key)).map(([value]) => `${v.by}: ${value}`);
+  const own = (target as Record<string, unknown>)[v.by];
+  return owners.length > 0 ? `; ${key} is a key of ${owners.join(', ')}, not of ${v.by}: ${String(own)}` : '';
+}
+
+/**
+ * `key: null` for an option whose default is unset (decided at run time, or none) means the
+ * same as leaving the key out: that is how a resolved config writes such options. Applied to
+ * an instance tree right after it is built from plain data.
+ */
+function clearUnsetNulls(value: unknown, depth = 0): void {
+  if (depth > 32 || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (const v of value) clearUnsetNulls(v, depth + 1);
+    return;
+  }
+  if (isPlainObject(value)) return;
+  const cls = value.constructor as ConfigClass;
+  const keys = optionKeys(cls);
+  if (keys.length === 0) return;
+  const fresh = new cls() as Record<string, unknown>;
+  const o = value as Record<string, unknown>;
+  for (const key of keys) {
+    if (o[key] === null && fresh[key] === undefined && isConditional(cls, key)) delete o[key];
+    else clearUnsetNulls(o[key], depth + 1);
+  }
 }
 
 export function joinPath(prefix: string, key: string | number, index = false): string {
@@ -71,7 +172,7 @@ function collect(errors: ValidationError[], prefix: string, parentIsArray: boole
     const constraints = e.constraints ?? {};
     if ('whitelistValidation' in constraints) {
       const allowed = e.target ? allowedKeys(e.target.constructor) : [];
-      out.push({ path, value: e.value, rule: unknownKeyRule(e.property, allowed) });
+      out.push({ path, value: e.value, rule: unknownKeyRule(e.property, allowed) + otherVariantHint(e.target, e.property) });
     } else if (Object.keys(constraints).length > 0) {
       // A value of the wrong type makes range rules noise ("10" is not "less than 1"), and
       // its children (the elements of a list given for a mapping) are not worth reporting.
@@ -94,7 +195,8 @@ function collect(errors: ValidationError[], prefix: string, parentIsArray: boole
  * with its full key path. `resolveConfig` gathers the problems of all sections this way and
  * reports them together.
  */
-export function checkConfig<T extends object>(cls: ConfigClass<T>, plain: unknown, path = ''): { value: T; problems: ConfigProblem[] } {
+export function checkConfig<T extends object>(section: ConfigClass<T>, plain: unknown, path = ''): { value: T; problems: ConfigProblem[] } {
+  const cls = configClassFor(section, plain) as ConfigClass<T>;
   const allowed = allowedKeys(cls);
   if (!isPlainObject(plain)) {
     return {
@@ -110,6 +212,7 @@ export function checkConfig<T extends object>(cls: ConfigClass<T>, plain: unknow
   }
   // No implicit conversion: "10" stays a string and fails @IsInt. Only YAML's own typing applies.
   const value = plainToInstance(cls, plain, { exposeDefaultValues: true, enableImplicitConversion: false });
+  clearUnsetNulls(value);
   const errors = validateSync(value, {
     whitelist: true,
     forbidNonWhitelisted: true,
@@ -137,7 +240,25 @@ export function validateConfig<T extends object>(cls: ConfigClass<T>, plain: unk
 }
 
 /**
- * A nested config section (`trainer:`, `model:`): must be a mapping, validated with `cls`.
+ * Options from code: a partial plain object (an explicit `undefined` keeps the default) goes
+ * through the same validation and default-filling as the YAML section; an instance of the
+ * class (or of one of its variants) is taken as it is, already validated. Throws a
+ * ConfigError naming `path.key` for each problem, after `what` (`ByolExperiment: `).
+ */
+export function resolveOptions<T extends object>(cls: ConfigClass<T>, given: unknown, opts: { path?: string; what?: string } = {}): T {
+  if (given instanceof cls) return given;
+  const plain = isPlainObject(given) ? Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) : given === undefined ? {} : given;
+  const { value, problems } = checkConfig(cls, plain, opts.path ?? '');
+  if (problems.length > 0) {
+    const lines = problems.map((p) => formatProblem(p));
+    throw new ConfigError(problems, undefined, `${opts.what ?? ''}invalid options: ${lines.join('; ')}`);
+  }
+  return value;
+}
+
+/**
+ * A nested config section (`trainer:`, `model:`): must be a mapping, validated with `cls`
+ * (or with the variant its value picks, see {@link ConfigVariants}).
  * Give the property a default (`= new ModelConfig()`) so an absent section gets its defaults;
  * `{ optional: true }` lets it stay undefined instead; without either, it is required.
  */
@@ -152,6 +273,6 @@ export function Section(cls: () => ConfigClass, opts: { optional?: boolean } = {
     }
     IsObject({ message: `${String(key)} must be a mapping (key: value lines)` })(target, key);
     ValidateNested()(target, key);
-    Type(cls)(target, key);
+    Type((o) => configClassFor(cls(), o?.object?.[o.property]))(target, key);
   };
 }

@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Nod
 import { ConfigError, UserError } from './errors';
 import { applyOverride, parseOverride } from './overrides';
 import { attachSource, sourceOf } from './source';
-import { isPlainObject, joinPath } from './validate';
+import { isPlainObject, joinPath, shownKeys } from './validate';
 
 /** Records the line of every key (and list entry) so later problems can point at it. */
 function indexLines(node: unknown, prefix: string, lc: LineCounter, out: Map<string, number>): void {
@@ -107,14 +107,19 @@ export function toYaml(config: unknown): string {
 }
 
 /**
- * Class instances → plain mappings, own enumerable keys only, unset (undefined) keys dropped,
- * so the YAML shows exactly what the run used.
+ * Class instances → plain mappings, so the YAML shows exactly what the run used. An instance
+ * of a config class (one with class-validator rules) shows every option it declares, in
+ * declaration order: an option left unset (its default decided at run time, or none) as
+ * `null`, which reads back as unset; an unset nested section is left out. Elsewhere own
+ * enumerable keys only, undefined ones dropped.
  */
 export function toPlainData(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toPlainData);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') out[k] = toPlainData(v);
+    const o = value as Record<string, unknown>;
+    if (!isPlainObject(value)) for (const k of shownKeys(value)) out[k] = o[k] === undefined ? null : toPlainData(o[k]);
+    for (const [k, v] of Object.entries(value)) if (!(k in out) && v !== undefined && typeof v !== 'function') out[k] = toPlainData(v);
     return out;
   }
   return value;

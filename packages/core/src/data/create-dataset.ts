@@ -3,9 +3,9 @@ import { ImageFolderDataset, type ImageFolderOptions } from './image-folder';
 import { MnistDataset } from './mnist';
 import type { DataLogFn, ImageDataset } from './types';
 import { UserError } from '../config/errors';
+import { DATASET_NAMES, type DatasetName } from '../config/data';
 
-export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'image-folder'] as const;
-export type DatasetName = (typeof DATASET_NAMES)[number];
+export { DATASET_NAMES, type DatasetName };
 
 /** The YAML `data:` section, one dataset. */
 export interface DatasetConfig extends Partial<Omit<ImageFolderOptions, 'path' | 'split' | 'log' | 'name'>> {

@@ -8,7 +8,12 @@ import { ConcurrencyLimiter } from './limiter';
 import { makePathFilter, type PathPattern } from './path-filter';
 import { scanFolder, selectSplit, type FolderEntry, type FolderSplit } from './scan';
 import { UserError } from '../../config/errors';
+import { ImageFolderDataConfig } from '../../config/data';
 
+/** The defaults of every option: those of the `data:` section (ImageFolderDataConfig). */
+const DEFAULTS = new ImageFolderDataConfig();
+
+/** Options of {@link ImageFolderDataset.open}; their defaults are those of {@link ImageFolderDataConfig}, the `data:` section. */
 export interface ImageFolderOptions {
   /** Root folder: one sub-folder per class (Quadra layout), or any folder of images when labeled is false. */
   path: string;
@@ -80,21 +85,21 @@ export class ImageFolderDataset implements ImageDataset {
 
   private constructor(opts: ImageFolderOptions, root: string, entries: FolderEntry[], classNames: string[] | undefined, splitSource: string) {
     const [h, w] = typeof opts.imageSize === 'number' ? [opts.imageSize, opts.imageSize] : opts.imageSize;
-    const channels = opts.channels ?? 3;
+    const channels = opts.channels ?? DEFAULTS.channels;
     this.root = root;
-    this.split = opts.split ?? 'train';
+    this.split = opts.split ?? DEFAULTS.split;
     this.name = opts.name ?? `${path.basename(root)}-${this.split}`;
     this.entries = entries;
     this.classNames = classNames;
     this.hasLabels = classNames !== undefined;
     this.splitSource = splitSource;
     this.imageShape = [h, w, channels];
-    this.target = { height: h, width: w, channels, fit: opts.fit };
+    this.target = { height: h, width: w, channels, fit: opts.fit ?? DEFAULTS.fit };
     this.limiter = new ConcurrencyLimiter(opts.concurrency ?? Math.max(2, os.cpus().length));
-    this.prefetch = opts.prefetch ?? 2;
-    this.skipBad = opts.skipBadImages ?? false;
+    this.prefetch = opts.prefetch ?? DEFAULTS.prefetch;
+    this.skipBad = opts.skipBadImages ?? DEFAULTS.skipBadImages;
     this.log = opts.log ?? console.log;
-    if (opts.cache) this.cache = new Map();
+    if (opts.cache ?? DEFAULTS.cache) this.cache = new Map();
   }
 
   static async open(opts: ImageFolderOptions): Promise<ImageFolderDataset> {
@@ -106,10 +111,10 @@ export class ImageFolderDataset implements ImageDataset {
     if (opts.channels !== undefined && opts.channels !== 1 && opts.channels !== 3) {
       throw new UserError(`image folder option channels must be 1 (grayscale) or 3 (RGB), got ${JSON.stringify(opts.channels)}`);
     }
-    const split = opts.split ?? 'train';
+    const split = opts.split ?? DEFAULTS.split;
     if (!['train', 'val', 'test', 'all'].includes(split)) throw new UserError(`image folder option split must be train, val, test or all, got ${JSON.stringify(split)}`);
-    const valSize = opts.valSize ?? 0.1;
-    const testSize = opts.testSize ?? 0;
+    const valSize = opts.valSize ?? DEFAULTS.valSize;
+    const testSize = opts.testSize ?? DEFAULTS.testSize;
     checkFraction('valSize', valSize);
     checkFraction('testSize', testSize);
     if (valSize + testSize >= 1) throw new UserError(`image folder options valSize (${valSize}) + testSize (${testSize}) must be < 1`);
@@ -119,11 +124,11 @@ export class ImageFolderDataset implements ImageDataset {
     const log = opts.log ?? console.log;
 
     const keep = makePathFilter(opts.include, opts.exclude);
-    const listing = scanFolder(opts.path, opts.labeled ?? true, keep, log);
+    const listing = scanFolder(opts.path, opts.labeled ?? DEFAULTS.labeled, keep, log);
     if (listing.entries.length === 0) {
-      throw new UserError(`image folder ${listing.root} holds no images${opts.include || opts.exclude ? ' matching include/exclude' : ''} (looked for .png, .jpg, .jpeg, .webp)`);
+      throw new UserError(`image folder ${listing.root} holds no images${opts.include?.length || opts.exclude?.length ? ' matching include/exclude' : ''} (looked for .png, .jpg, .jpeg, .webp)`);
     }
-    const { entries, source } = selectSplit(listing, { split, valSize, testSize, seed: opts.seed ?? 0, keep, log });
+    const { entries, source } = selectSplit(listing, { split, valSize, testSize, seed: opts.seed ?? DEFAULTS.seed, keep, log });
     if (entries.length === 0) {
       throw new UserError(`image folder ${listing.root}: the ${split} split is empty (${source}); use a larger ${split === 'test' ? 'testSize' : split === 'val' ? 'valSize' : 'share of the data'}, add a ${split}.txt, or choose another split`);
     }
@@ -131,7 +136,7 @@ export class ImageFolderDataset implements ImageDataset {
       throw new UserError(`image folder option limit must be an integer ≥ 1, got ${JSON.stringify(opts.limit)}`);
     }
     const ds = new ImageFolderDataset(opts, listing.root, entries.slice(0, opts.limit), listing.classNames, source);
-    if (opts.verify) await ds.verifyAll();
+    if (opts.verify ?? DEFAULTS.verify) await ds.verifyAll();
     const classes = ds.classNames ? `${ds.classNames.length} classes` : 'unlabeled';
     log(`[selfsup] image folder ${ds.root}: ${split} split, ${ds.size} images, ${classes} (${source})`);
     return ds;
