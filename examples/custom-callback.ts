@@ -112,7 +112,7 @@ export class BestMetricCallback extends Callback {
 export const defaults = { epochs: 2, stepsPerEpoch: 3, limit: 256, batchSize: 32, backend: 'auto', out: '' };
 export type Options = typeof defaults;
 
-function buildRun(train: ImageDataset, val: ImageDataset, batchSize: number, checkpointDir: string, resume: boolean) {
+function buildRun(train: ImageDataset, val: ImageDataset, batchSize: number, checkpointDir: string) {
   const exp = new ByolExperiment({
     batchSize,
     model: { width: 1 / 16, projectorHiddenDim: 128, projectorDim: 32, predictorHiddenDim: 128 },
@@ -132,7 +132,7 @@ function buildRun(train: ImageDataset, val: ImageDataset, batchSize: number, che
   const callbacks: Callback[] = [
     // registration order does not matter: the orders do
     epochLine,
-    new CheckpointCallback({ dir: checkpointDir, monitor: 'knn_acc', mode: 'max', ...(resume ? { resumeFrom: checkpointDir } : {}) }, { log: () => {} }),
+    new CheckpointCallback({ dir: checkpointDir, monitor: 'knn_acc', mode: 'max' }, { log: () => {} }),
     best,
     new KnnEvalCallback({ every: 1, bankLimit: 256, queryLimit: 128 }),
     new EmaUpdateCallback({ tauBase: 0.99, schedule: 'constant' }),
@@ -155,7 +155,7 @@ export async function main(opts: Partial<Options> = {}) {
   const val = await FashionMnistDataset.load({ source: 'embedded', split: 'test', limit: 128 });
 
   console.log(`registered: best-metric — ${plugins.callback('best-metric').description}`);
-  const first = buildRun(train, val, batchSize, checkpointDir, false);
+  const first = buildRun(train, val, batchSize, checkpointDir);
   const planned = { batchEnd: plannedOrder(first.callbacks, 'batchEnd'), epochEnd: plannedOrder(first.callbacks, 'epochEnd') };
   console.log(`batchEnd hooks run as: ${planned.batchEnd.join(' → ')}`);
   console.log(`epochEnd hooks run as: ${planned.epochEnd.join(' → ')}`);
@@ -167,9 +167,10 @@ export async function main(opts: Partial<Options> = {}) {
   console.log(`checkpoint ${path.join(checkpointDir, 'last')} holds best-metric state ${JSON.stringify(saved)}`);
   first.exp.dispose();
 
-  // Resume for one more epoch: the checkpoint callback restores every callback's state.
-  const second = buildRun(train, val, batchSize, checkpointDir, true);
-  await second.exp.fit(data, { epochs: epochs + 1, stepsPerEpoch, logEvery: 0 });
+  // Resume for one more epoch: the loop restores the models, every callback's state, the
+  // optimizer, the generators and its own position (after target-init has built the target).
+  const second = buildRun(train, val, batchSize, checkpointDir);
+  await second.exp.fit(data, { epochs: epochs + 1, stepsPerEpoch, logEvery: 0, resumeFrom: checkpointDir });
   console.log(`after resuming: best-metric state ${JSON.stringify(second.best.getState())} (steps continue from ${(saved as { steps: number }).steps})`);
   second.exp.dispose();
   return { planned, first, second, saved: saved as unknown as BestMetricState, checkpointDir };

@@ -18,6 +18,7 @@ import {
   type BackendPreference,
   type Callback,
   type ImageBatch,
+  type Rng,
   type StepLogs,
 } from '@selfsup/core';
 import { KnnEvalCallback } from '@selfsup/callbacks';
@@ -72,6 +73,11 @@ export class SimSiamExperiment extends Experiment<ImageBatch | tf.Tensor4D, SimS
     const batchSize = config.batchSize ?? init.config?.root?.trainer?.batchSize;
     super({ ...config, batchSize }, { seed: config.seed ?? init.seed ?? 0 });
     this.augmentRng = this.rng.fork();
+  }
+
+  /** The generators a checkpoint saves and a resume restores: declared, like BYOL's. */
+  override rngs(): Record<string, Rng> {
+    return { ...super.rngs(), augmentRng: this.augmentRng };
   }
 
   get encoder(): tf.LayersModel {

@@ -44,6 +44,10 @@ class Toy extends Experiment<tf.Tensor2D, undefined> {
     super(undefined, { seed: 11 });
     this.noiseRng = this.rng.fork();
   }
+  /** Declared, so a checkpoint holds it. */
+  override rngs(): Record<string, Rng> {
+    return { ...super.rngs(), noiseRng: this.noiseRng };
+  }
   protected override configureModels(): void {
     const inp = tf.input({ shape: [3] });
     let h = tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(inp) as tf.SymbolicTensor;

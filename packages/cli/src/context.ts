@@ -37,12 +37,15 @@ export interface LoadOptions {
   plugins?: string[];
   /** Entries appended to callbacks: when no entry of that name is listed. */
   defaultCallbacks?: Array<{ name: string; [k: string]: unknown }>;
+  /** Changes the plain config (the file with the overrides applied) before it is validated. */
+  edit?: (plain: Record<string, unknown>) => void;
 }
 
 /** Config file + overrides + CLI plugins → a validated config (throws ConfigError). */
 export async function loadResolvedConfig(opts: LoadOptions): Promise<ResolvedConfig> {
   if (!fs.existsSync(opts.file)) throw new UsageError(`config file not found: ${opts.file}`);
   const plain = loadConfigFile(opts.file, opts.overrides ?? []);
+  opts.edit?.(plain);
   if (opts.plugins?.length) {
     const listed = Array.isArray(plain.plugins) ? (plain.plugins as string[]) : [];
     // CLI plugins resolve from the working directory, config ones from the config's folder

@@ -190,4 +190,24 @@ describe('History', () => {
     h.record(0, { loss: 3 });
     expect(h.epoch).toEqual([0, 1, 0]);
   });
+
+  it('fromJSON gives back what toJSON gave, NaN included, as an independent copy', () => {
+    const h = new History();
+    h.record(0, { loss: 2 });
+    h.record(1, { loss: 1.5, knn_acc: 0.5 });
+    const json = h.toJSON();
+    const back = History.fromJSON(json);
+    expect(back).toBeInstanceOf(History);
+    expect(back.toJSON()).toEqual(json);
+    expect(back.history.knn_acc[0]).toBeNaN();
+    expect(back.lastRowOf(1)).toEqual({ loss: 1.5, knn_acc: 0.5 });
+    json.history.loss[0] = 99;
+    json.epoch.push(7);
+    expect(back.history.loss[0]).toBe(2);
+    expect(back.epoch).toEqual([0, 1]);
+    // it goes on like the original
+    back.record(1, { loss: 1.2 });
+    expect(back.toJSON()).toEqual({ epoch: [0, 1], history: { loss: [2, 1.2] } });
+    expect(() => History.fromJSON({ epoch: [0, 1], history: { loss: [1] } })).toThrow(/column "loss" has 1 values for 2 epochs/);
+  });
 });

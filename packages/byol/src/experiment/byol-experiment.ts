@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { accumulateGradients, Experiment, registerMethod, splitBatch, UserError, type ImageBatch, type StepLogs } from '@selfsup/core';
+import type { Rng } from '@selfsup/core';
 import { AugmentationPipeline, buildViewPipelines, localCropViews, twoViews, type LocalCropViews } from '../augment';
 import { multiCropByolLoss, zStd } from '../loss';
 import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
@@ -61,6 +62,11 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
 
   get batchSize(): number | undefined {
     return this.config.batchSize ?? this.config.trainer?.batchSize;
+  }
+
+  /** The generators a checkpoint holds: the experiment's `rng` and the views' `augmentRng`. */
+  override rngs(): Record<string, Rng> {
+    return { ...super.rngs(), augmentRng: this.augmentRng };
   }
 
   /** [H, W, C]: from the config, else from the `train` dataset. */

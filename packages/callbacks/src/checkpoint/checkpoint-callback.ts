@@ -4,13 +4,10 @@ import {
   CallbackOrder,
   captureExperimentState,
   cleanAtomicLeftovers,
-  countersAfterEpoch,
   disposeSnapshot,
   nonFiniteTensors,
   onExperimentStart,
   registerCallback,
-  resolveCheckpointDir,
-  restoreCheckpoint,
   UserError,
   writeSnapshot,
   type CallbackInit,
@@ -24,6 +21,16 @@ import { emptyTrash, epochDirName, pruneEpochCheckpoints } from './prune';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyExperiment = Experiment<any, any>;
+
+/** What the constructor takes: the options, and the deprecated `resumeFrom`. */
+export type CheckpointCallbackOptions = Partial<CheckpointOptions> & {
+  /**
+   * @deprecated Resuming is the loop's: `fit(data, { resumeFrom })` or `exp.restore(dir)`.
+   * Still honoured (not from a YAML config): the loop restores this checkpoint at
+   * experimentStart, once target-init has built the target network.
+   */
+  resumeFrom?: string;
+};
 
 export interface CheckpointInit extends CallbackInit {
   /** Where warnings go (default console.warn with a `[selfsup]` prefix). */
@@ -43,8 +50,9 @@ function runDirOf(exp: AnyExperiment): string | undefined {
 const LOSS_KEY = /loss$/i;
 
 /**
- * Saves everything an exact resume needs (see `captureExperimentState` in @selfsup/core) at
- * epoch end, after evaluation (CHECKPOINT order), so it can monitor `knn_acc`:
+ * Decides when and where to save what an exact resume needs (`captureExperimentState` in
+ * @selfsup/core: the loop's `stateDict()` says where the run resumes), at epoch end, after
+ * evaluation (CHECKPOINT order), so it can monitor `knn_acc`:
  *
  * - `last/` after every epoch, and at experimentEnd when the run stopped mid-epoch;
  * - `best/` when the monitored epoch metric improves (`mode` max or min);
@@ -52,17 +60,19 @@ const LOSS_KEY = /loss$/i;
  *
  * Every directory is replaced atomically. Nothing is written once a non-finite loss (epoch
  * mean) or weight has been seen, so the last good checkpoint survives a diverging run.
- * With `resumeFrom`, the checkpoint is restored at experimentStart right after the models
- * exist (MODEL_INIT + 10: after target-init, which would otherwise overwrite the restored
- * target network, and before every other callback sets itself up).
+ * Resuming is the loop's: `fit(data, { resumeFrom })` or `exp.restore(dir)`. The constructor's
+ * deprecated `resumeFrom` is kept for older code: it asks the loop to restore at
+ * experimentStart (MODEL_INIT + 10, after target-init).
  */
 @registerCallback('checkpoint', {
   order: CallbackOrder.CHECKPOINT,
   options: CheckpointOptions,
-  description: 'last/best/every-N checkpoints for an exact resume; resumeFrom restores one at start',
+  description: 'last/best/every-N checkpoints for an exact resume',
 })
 export class CheckpointCallback extends Callback {
   readonly options: CheckpointOptions;
+  /** @deprecated see {@link CheckpointCallbackOptions.resumeFrom}. */
+  readonly resumeFrom: string | undefined;
   /** Best monitored value so far (survives a resume through getState). */
   best: number | undefined;
   bestEpoch: number | undefined;
@@ -76,9 +86,11 @@ export class CheckpointCallback extends Callback {
   private readonly warn: (message: string) => void;
   private readonly log: (message: string) => void;
 
-  constructor(options: Partial<CheckpointOptions> = {}, init: CheckpointInit = {}) {
+  constructor(options: CheckpointCallbackOptions = {}, init: CheckpointInit = {}) {
     super(init);
-    this.options = resolveCallbackOptions(CheckpointOptions, options, this.name || 'checkpoint');
+    const { resumeFrom, ...rest } = options;
+    this.resumeFrom = resumeFrom;
+    this.options = resolveCallbackOptions(CheckpointOptions, rest, this.name || 'checkpoint');
     if (this.options.keepLast !== undefined && this.options.every === undefined) {
       throw new UserError(`callback "${this.name}": keepLast applies to the epoch-<E>/ checkpoints; set every (e.g. every: 5) or remove keepLast`);
     }
@@ -98,28 +110,28 @@ export class CheckpointCallback extends Callback {
     throw new Error(`callback "${this.name}": no checkpoint folder; set the callback's \`dir\` option (e.g. dir: runs/my-run/checkpoints)`);
   }
 
+  /** The deprecated `resumeFrom`: the loop restores it now (the models exist: target-init has run). */
   // Not `async`: the hook decorators' descriptor type (HookFn) rejects a Promise-only return type.
   @onExperimentStart(CallbackOrder.MODEL_INIT + 10)
-  prepareAndResume(exp: AnyExperiment): void | Promise<void> {
-    return this.prepare(exp);
+  resumeFromOption(exp: AnyExperiment): void | Promise<void> {
+    if (this.resumeFrom === undefined) return;
+    return exp.restore(this.resumeFrom, { warn: this.warn }).then(() => undefined);
   }
 
-  private async prepare(exp: AnyExperiment): Promise<void> {
+  override async onExperimentStart(exp: AnyExperiment): Promise<void> {
     this.dir = this.resolveDir(exp);
     this.poisoned = false;
     this.warnedMissing = false;
-    this.lastWrittenStep = undefined;
-    this.restored = undefined;
-    // finish or roll back writes a crash interrupted, before anything reads or prunes
+    // a resumed run's checkpoint is its latest one
+    this.restored = exp.resumedFrom;
+    this.lastWrittenStep = exp.resumedFrom?.meta.counters.globalStep;
+    // finish or roll back writes a crash interrupted, before anything prunes
     await cleanAtomicLeftovers(this.dir);
     await emptyTrash(this.dir);
-    if (this.options.resumeFrom === undefined) return;
-    const from = await resolveCheckpointDir(this.options.resumeFrom);
-    const meta = await restoreCheckpoint(from, exp, { warn: this.warn });
-    this.restored = { dir: from, meta };
-    this.lastWrittenStep = meta.counters.globalStep;
-    const { epoch, globalStep, batchIndex } = meta.counters;
-    this.log(`resumed from ${from}: epoch ${epoch}${batchIndex ? ` (after batch ${batchIndex})` : ''}, step ${globalStep}`);
+    if (this.restored) {
+      const { epoch, globalStep, batchIndex } = this.restored.meta.counters;
+      this.log(`resumed from ${this.restored.dir}: epoch ${epoch}${batchIndex ? ` (after batch ${batchIndex})` : ''}, step ${globalStep}`);
+    }
   }
 
   private better(value: number): boolean {
@@ -161,15 +173,9 @@ export class CheckpointCallback extends Callback {
       this.bestEpoch = epoch;
     }
 
-    const counters = countersAfterEpoch(exp);
-    const complete = counters.epoch === epoch + 1;
-    const written = await this.write(exp, {
-      counters,
-      // The loop records this epoch's History row only after epochEnd. A stop mid-epoch saves
-      // the partial row too: the resumed run merges it with the rest of the epoch (by steps).
-      pendingEpoch: { epoch, metrics: { ...metrics } },
-      extra: { monitor, mode: this.options.mode, value: value ?? null, epoch },
-    }, (dirs) => {
+    // where the run resumes and this epoch's History row come from the loop (exp.stateDict())
+    const complete = st.epochComplete;
+    const written = await this.write(exp, { extra: { monitor, mode: this.options.mode, value: value ?? null, epoch } }, (dirs) => {
       if (this.options.saveLast) dirs.push('last');
       if (improved) dirs.push('best');
       if (this.options.every !== undefined && complete && (epoch + 1) % this.options.every === 0) dirs.push(epochDirName(epoch));

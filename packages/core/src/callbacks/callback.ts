@@ -1,4 +1,5 @@
 import type { Experiment } from '../experiment/experiment';
+import type { Rng } from '../util/rng';
 import { CallbackOrder } from './order';
 import { registeredCallbackInfo } from './metadata';
 
@@ -48,4 +49,13 @@ export abstract class Callback {
   }
 
   setState(_state: Record<string, unknown>): void {}
+
+  /**
+   * The random generators this callback owns whose state a checkpoint must hold, by name
+   * (none by default). Declared, not discovered: a generator left out here is not saved.
+   * Restored after `setState`, so a generator `setState` replaces is restored too.
+   */
+  rngs(): Record<string, Rng> {
+    return {};
+  }
 }

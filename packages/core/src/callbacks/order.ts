@@ -17,3 +17,10 @@ export const CallbackOrder = {
 } as const;
 
 export type CallbackOrderName = keyof typeof CallbackOrder;
+
+/**
+ * When `fit` resumes from a checkpoint (`resumeFrom`, `exp.restore`), the loop restores it
+ * during experimentStart, after the hooks ordered below this (the MODEL_INIT band, where
+ * callbacks such as target-init build the models the checkpoint holds) and before the rest.
+ */
+export const RESTORE_ORDER = CallbackOrder.WEIGHT_UPDATE;

@@ -97,9 +97,13 @@ export class CallbackRunner {
     return this.callbacks.find((c) => c.name === name);
   }
 
-  /** Runs every hook of `event` in turn; the first failure is re-thrown as a CallbackError. */
-  async run(event: HookEvent, exp: Parameters<HookFn>[0]): Promise<void> {
+  /**
+   * Runs every hook of `event` in turn (those `only` accepts, when given); the first failure
+   * is re-thrown as a CallbackError.
+   */
+  async run(event: HookEvent, exp: Parameters<HookFn>[0], only?: (hook: ScheduledHook) => boolean): Promise<void> {
     for (const h of this.hooksFor(event)) {
+      if (only && !only(h)) continue;
       try {
         await h.run(exp);
       } catch (err) {

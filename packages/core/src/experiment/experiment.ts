@@ -2,11 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { EventEmitter } from 'eventemitter3';
 import { Callback } from '../callbacks/callback';
 import type { HookEvent } from '../callbacks/events';
-import { CallbackError, CallbackRunner, isStopTraining } from '../callbacks/runner';
+import { RESTORE_ORDER } from '../callbacks/order';
+import { CallbackError, CallbackRunner, isStopTraining, type ScheduledHook } from '../callbacks/runner';
 import { Rng } from '../util/rng';
 import type { ImageDataset } from '../data/types';
 import { History } from './history';
 import { LazyLogs, MetricAccumulator, type StepLogs } from './logs';
+import type { LoopStateDict, SnapshotCounters, SnapshotMeta } from './checkpoint/format';
+import { readCheckpointMeta, resolveCheckpointDir, restoreCheckpoint } from './checkpoint/io';
+import type { RestoreOptions } from './checkpoint/restore';
 
 /** A batch source: iterables, a tfjs Dataset, or a factory called once per epoch. */
 export type DataSource<B> =
@@ -28,6 +32,12 @@ export interface FitOptions<B> {
   logEvery?: number;
   /** Extra callbacks for this fit, after the ones given with `addCallback`. */
   callbacks?: Callback[];
+  /**
+   * Resume from this checkpoint: a checkpoint directory, a `checkpoints/` directory (its
+   * `last/`) or a run directory (its `checkpoints/last/`). Restored during experimentStart,
+   * once the MODEL_INIT hooks have built the models (see `Experiment.restore`).
+   */
+  resumeFrom?: string;
 }
 
 export interface BatchEvent {
@@ -62,6 +72,16 @@ export class NonFiniteLossError extends Error {
     this.name = 'NonFiniteLossError';
   }
 }
+
+/** Where the loop is: what `stateDict()` and `restore()` go by. */
+type LoopPhase =
+  | 'idle' // outside fit
+  | 'start' // experimentStart hooks
+  | 'epoch' // epochStart hooks, between batches, batchStart hooks, the step itself
+  | 'afterStep' // the step is counted: batchEnd hooks
+  | 'epochEnd' // the epoch's batches are done: validation and epochEnd hooks
+  | 'epochRecorded' // its History row is recorded: epochEnd observers
+  | 'end'; // experimentEnd
 
 /** Counters and handles the callbacks read. Mutated only by the loop (and restore). */
 export class ExperimentState<C = unknown> {
@@ -135,11 +155,16 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   optimizer: tf.Optimizer | undefined = undefined;
   rng: Rng;
   history = new History();
+  /** The checkpoint the current (or last) fit resumed from, once restored; undefined when it started afresh. */
+  resumedFrom: { dir: string; meta: SnapshotMeta } | undefined = undefined;
   /** @internal */
   maxSteps: number | undefined = undefined;
   private readonly ownCallbacks: Callback[] = [];
   private runner: CallbackRunner | undefined = undefined;
   private setupDone = false;
+  private phase: LoopPhase = 'idle';
+  /** A checkpoint `restore()` scheduled for the next fit. */
+  private pendingResume: { dir: string; opts: RestoreOptions } | undefined = undefined;
 
   constructor(
     readonly config: C,
@@ -222,12 +247,89 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     return value;
   }
 
-  /** Builds models and optimizer once; safe to call before fit (e.g. to restore a checkpoint). */
+  /**
+   * Builds models and optimizer once (fit calls it first); call it earlier to check the
+   * config or to use the models before training. Models that callbacks create (BYOL's target
+   * network, built by target-init at experimentStart) do not exist yet then: to resume from
+   * a checkpoint use `restore()` or fit's `resumeFrom`, not a restore after setup().
+   */
   async setup(): Promise<void> {
     if (this.setupDone) return;
     await this.configureModels();
     this.optimizer ??= this.configureOptimizer();
     this.setupDone = true;
+  }
+
+  /**
+   * The random generators a checkpoint holds, by name: `{ rng }`. A method with generators
+   * of its own declares them by overriding this (`return { ...super.rngs(), noise: this.noiseRng }`);
+   * a generator not declared is not saved, so adding one never breaks older checkpoints.
+   */
+  rngs(): Record<string, Rng> {
+    return { rng: this.rng };
+  }
+
+  /**
+   * The loop's own state, as a checkpoint saves it: the position a resumed run starts from
+   * and the History up to there. It depends on where the loop is: during an epoch's
+   * validation and epochEnd hooks, the epoch's History row (not recorded yet) is included and
+   * the position is the next epoch — or, for an epoch a stop cut short, the batch after the
+   * last one done; during batchEnd hooks, the batch after the current one (the History then
+   * lacks the epoch's partial row: its mean is over the steps after the resume only).
+   */
+  stateDict(): LoopStateDict {
+    const st = this.state;
+    const live: SnapshotCounters = { epoch: st.epoch, globalStep: st.globalStep, batchIndex: st.batchIndex };
+    switch (this.phase) {
+      case 'afterStep':
+        return { counters: { ...live, batchIndex: st.batchIndex + 1 }, history: this.history.toJSON() };
+      case 'epochEnd':
+      case 'epochRecorded': {
+        const counters = st.epochComplete ? { epoch: st.epoch + 1, globalStep: st.globalStep, batchIndex: 0 } : live;
+        if (this.phase === 'epochRecorded') return { counters, history: this.history.toJSON() };
+        const history = History.fromJSON(this.history.toJSON());
+        history.record(st.epoch, { ...st.epochMetrics });
+        return { counters, history: history.toJSON() };
+      }
+      default:
+        return { counters: live, history: this.history.toJSON() };
+    }
+  }
+
+  /** Puts back what `stateDict()` gave: the loop's position and History (restore calls it last). */
+  loadStateDict(state: LoopStateDict): void {
+    this.history = History.fromJSON(state.history);
+    this.state.epoch = state.counters.epoch;
+    this.state.globalStep = state.counters.globalStep;
+    this.state.batchIndex = state.counters.batchIndex;
+  }
+
+  /**
+   * Resumes from a checkpoint (a checkpoint directory, a `checkpoints/` directory or a run
+   * directory). The checkpoint holds models that callbacks create (BYOL's target network), so
+   * it is put back during the next fit's experimentStart, after the hooks ordered below
+   * RESTORE_ORDER (the MODEL_INIT band, which builds those models) and before the rest, in
+   * this order: models, callbacks' state, optimizer, generators, the loop's position and
+   * History. Called before fit, it finds and reads the checkpoint now (a missing or foreign
+   * one fails here) and schedules it — the same as `fit(data, { resumeFrom })`; called from
+   * an experimentStart hook, it restores at once. Returns the checkpoint's meta.
+   */
+  async restore(checkpoint: string, opts: RestoreOptions = {}): Promise<SnapshotMeta> {
+    if (this.phase === 'start') return this.restoreNow(checkpoint, opts);
+    if (this.phase !== 'idle') {
+      throw new Error(`${this.constructor.name}.restore: called during fit (${this.phase}); restore before fit, or from an experimentStart hook`);
+    }
+    const dir = await resolveCheckpointDir(checkpoint);
+    const meta = await readCheckpointMeta(dir);
+    this.pendingResume = { dir, opts };
+    return meta;
+  }
+
+  private async restoreNow(checkpoint: string, opts: RestoreOptions): Promise<SnapshotMeta> {
+    const dir = await resolveCheckpointDir(checkpoint);
+    const meta = await restoreCheckpoint(dir, this, opts);
+    this.resumedFrom = { dir, meta };
+    return meta;
   }
 
   async fit(data: DataSource<B>, opts: FitOptions<B>): Promise<History> {
@@ -237,6 +339,8 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     if (opts.stepsPerEpoch !== undefined && (!Number.isInteger(opts.stepsPerEpoch) || opts.stepsPerEpoch < 1)) {
       throw new Error(`fit: stepsPerEpoch must be a positive integer, got ${String(opts.stepsPerEpoch)}`);
     }
+    if (this.phase !== 'idle') throw new Error(`${this.constructor.name}.fit: already fitting; one fit at a time`);
+    const resume = this.takeResume(opts.resumeFrom);
     const st = this.state;
     st.epochs = opts.epochs;
     st.stepsPerEpoch = opts.stepsPerEpoch;
@@ -248,13 +352,20 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     const runner = new CallbackRunner([...this.ownCallbacks, ...(opts.callbacks ?? [])]);
     this.runner = runner;
 
+    this.resumedFrom = undefined;
     let failure: unknown;
     let started = false;
     try {
       await this.setup();
+      this.phase = 'start';
       await this.onExperimentStart();
       started = true;
-      await this.hook('experimentStart');
+      // models first (MODEL_INIT band), then the checkpoint, then every other hook
+      const beforeRestore = (h: ScheduledHook) => h.order < RESTORE_ORDER;
+      if (await this.hook('experimentStart', beforeRestore)) {
+        if (resume) await this.restoreNow(resume.dir, resume.opts);
+        await this.hook('experimentStart', (h) => !beforeRestore(h));
+      }
       this.events.emit('experimentStart', st);
 
       while (st.epoch < opts.epochs && !this.shouldStop()) {
@@ -273,16 +384,30 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     return this.history;
   }
 
+  /** The checkpoint this fit resumes from: fit's `resumeFrom`, else one `restore()` scheduled. */
+  private takeResume(resumeFrom: string | undefined): { dir: string; opts: RestoreOptions } | undefined {
+    const pending = this.pendingResume;
+    this.pendingResume = undefined;
+    if (resumeFrom !== undefined) {
+      if (pending) throw new Error(`fit: resumeFrom "${resumeFrom}" given, but restore("${pending.dir}") already scheduled a checkpoint; pass one of them`);
+      return { dir: resumeFrom, opts: {} };
+    }
+    return pending;
+  }
+
   private shouldStop(): boolean {
     return this.state.stopTraining || (this.maxSteps !== undefined && this.state.globalStep >= this.maxSteps);
   }
 
-  private async hook(event: HookEvent): Promise<void> {
+  /** Runs the hooks of `event` (those `only` accepts); false when one of them stopped training by throwing StopTraining. */
+  private async hook(event: HookEvent, only?: (h: ScheduledHook) => boolean): Promise<boolean> {
     try {
-      await this.runner!.run(event, this);
+      await this.runner!.run(event, this, only);
+      return true;
     } catch (err) {
-      if (isStopTraining(err)) this.stop(err.message);
-      else throw err;
+      if (!isStopTraining(err)) throw err;
+      this.stop(err.message);
+      return false;
     }
   }
 
@@ -292,6 +417,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     const epoch = st.epoch;
     const skip = st.batchIndex; // > 0 only when resuming mid-epoch
     st.epochMetrics = {};
+    this.phase = 'epoch';
     await this.onEpochStart();
     await this.hook('epochStart');
     this.events.emit('epochStart', { epoch });
@@ -337,12 +463,14 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
       acc.reset();
     }
     st.epochComplete = complete;
+    this.phase = 'epochEnd';
 
     if (opts.validationData && this.valStep) await this.runValidation(opts.validationData);
 
     await this.hook('epochEnd');
     await this.onEpochEnd();
     this.history.record(epoch, { ...st.epochMetrics });
+    this.phase = 'epochRecorded';
     this.events.emit('epochEnd', { epoch, metrics: { ...st.epochMetrics } });
     return complete;
   }
@@ -360,6 +488,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
       st.logs.dispose();
       st.logs = new LazyLogs(out);
       st.globalStep++;
+      this.phase = 'afterStep';
 
       const done = { epoch: st.epoch, batch: st.batchIndex, step: st.globalStep };
       await this.hook('batchEnd');
@@ -375,6 +504,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
       }
       this.events.emit('batchEnd', { ...done, logs: st.logs });
     } finally {
+      this.phase = 'epoch';
       st.logs.dispose();
       if (ownsBatch) tf.dispose(batch as unknown as tf.TensorContainer);
     }
@@ -421,6 +551,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   private async finish(started: boolean, failure: unknown): Promise<void> {
     const runner = this.runner!;
     let error = failure;
+    this.phase = 'end';
     if (started) {
       if (failure === undefined) {
         try {
@@ -440,6 +571,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
       }
     }
     this.state.logs.dispose();
+    this.phase = 'idle';
     this.events.emit('experimentEnd', { history: this.history, stopped: this.state.stopTraining, error });
     if (error !== undefined) throw error;
   }
@@ -450,6 +582,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     this.models.clear();
     this.optimizer?.dispose();
     this.optimizer = undefined;
+    this.pendingResume = undefined;
     this.setupDone = false;
   }
 }

@@ -1,3 +1,9 @@
+/** A History as plain data: `epoch[r]` is row r's epoch, `history[key][r]` its value (NaN: not recorded). */
+export interface HistoryJSON {
+  epoch: number[];
+  history: Record<string, number[]>;
+}
+
 /**
  * Per-epoch metrics of a fit, like Keras' History: `history.history.loss[e]` is epoch e's
  * mean. One row per epoch: recording the epoch of the last row again (an epoch resumed from
@@ -41,7 +47,27 @@ export class History {
     return col && col.length ? col[col.length - 1] : undefined;
   }
 
-  toJSON(): { epoch: number[]; history: Record<string, number[]> } {
+  toJSON(): HistoryJSON {
     return { epoch: [...this.epoch], history: Object.fromEntries(Object.entries(this.history).map(([k, v]) => [k, [...v]])) };
+  }
+
+  /**
+   * The History that `toJSON()` gave (a copy: later changes to `json` do not reach it).
+   * Throws when a column's length is not the number of rows.
+   */
+  static fromJSON(json: HistoryJSON): History {
+    const h = new History();
+    if (!json || !Array.isArray(json.epoch) || !json.history || typeof json.history !== 'object') {
+      throw new TypeError(`History.fromJSON: expected { epoch: number[], history: { <metric>: number[] } }, got ${JSON.stringify(json)?.slice(0, 200)}`);
+    }
+    const rows = json.epoch.length;
+    h.epoch.push(...json.epoch);
+    for (const [k, col] of Object.entries(json.history)) {
+      if (!Array.isArray(col) || col.length !== rows) {
+        throw new TypeError(`History.fromJSON: column "${k}" has ${Array.isArray(col) ? col.length : 'no'} values for ${rows} epochs`);
+      }
+      h.history[k] = [...col];
+    }
+    return h;
   }
 }

@@ -1,4 +1,4 @@
 export * from './experiment';
 export * from './logs';
 export * from './history';
-export * from './snapshot';
+export * from './checkpoint';

@@ -1,0 +1,166 @@
+/**
+ * Checkpoints written before the loop owned resume (format version 1, by commit 98541ce:
+ * test/fixtures/checkpoint-v1, made by its make.cjs) still resume, and the resumed run
+ * continues exactly as the uninterrupted run did then: the same per-step losses, read from
+ * the fixture's reference.json (written by that code, not by this one).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  CallbackOrder,
+  decodeNonFiniteJson,
+  disposeSnapshot,
+  loadCheckpoint,
+  onBatchEnd,
+  onExperimentStart,
+  readCheckpointMeta,
+  type Callback,
+  type HistoryJSON,
+} from '@selfsup/core';
+import { CheckpointCallback, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '@selfsup/callbacks';
+import { ByolExperiment } from '@selfsup/byol';
+import { useBackend } from './helpers/backend';
+
+const FIXTURES = path.join(__dirname, 'fixtures', 'checkpoint-v1');
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-checkpoint-v1-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// exactly make.cjs's run
+const IMAGE: [number, number, number] = [8, 8, 1];
+const STEPS = 3;
+const EPOCHS = 2;
+
+function encoder(): tf.LayersModel {
+  const inp = tf.input({ shape: IMAGE });
+  let h = tf.layers.flatten().apply(inp) as tf.SymbolicTensor;
+  h = tf.layers.dense({ units: 12, useBias: false, kernelInitializer: tf.initializers.heNormal({ seed: 7 }) }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.batchNormalization().apply(h) as tf.SymbolicTensor;
+  h = tf.layers.reLU().apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: inp, outputs: h, name: 'online_encoder' });
+}
+
+const byol = () =>
+  new ByolExperiment({
+    inputShape: IMAGE,
+    batchSize: 4,
+    seed: 3,
+    encoder: encoder(),
+    model: { projectorHiddenDim: 16, projectorDim: 8, predictorHiddenDim: 16 },
+    optimizer: { name: 'lars', lr: 0.2, scaleLr: false },
+  });
+
+const images = ({ epoch, skipBatches }: { epoch: number; skipBatches: number }) =>
+  (function* () {
+    for (let i = skipBatches; i < STEPS; i++) yield tf.randomUniform([4, ...IMAGE], 0, 1, 'float32', 1000 * epoch + i + 1) as tf.Tensor4D;
+  })();
+
+function callbacks(losses: Array<[number, number]>, extra: Callback[] = []): Callback[] {
+  const record = onBatchEnd({ name: 'losses' })(async (e) => {
+    losses.push([e.state.globalStep, (await e.state.logs.get('loss'))!]);
+  });
+  return [new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.9 }), new LrSchedulerCallback({ warmupSteps: 2 }), record, ...extra];
+}
+
+const reference = decodeNonFiniteJson(JSON.parse(fs.readFileSync(path.join(FIXTURES, 'reference.json'), 'utf8'))) as {
+  losses: Array<[number, number]>;
+  history: HistoryJSON;
+};
+
+function expectHistoryClose(got: HistoryJSON, want: HistoryJSON): void {
+  expect(got.epoch).toEqual(want.epoch);
+  expect(Object.keys(got.history).sort()).toEqual(Object.keys(want.history).sort());
+  for (const [k, col] of Object.entries(want.history)) {
+    // a mid-epoch resume merges the partial row with the rest of the epoch: same mean, other rounding
+    got.history[k].forEach((v, i) => expect(v, `${k}[${i}]`).toBeCloseTo(col[i], 6));
+  }
+}
+
+describe('version-1 checkpoints (written by the code before the loop owned resume)', () => {
+  it('the fixtures are version 1 and hold what make.cjs says', async () => {
+    const boundary = await readCheckpointMeta(path.join(FIXTURES, 'epoch-boundary'));
+    const mid = await readCheckpointMeta(path.join(FIXTURES, 'mid-epoch'));
+    expect([boundary.version, mid.version]).toEqual([1, 1]);
+    expect(boundary.counters).toEqual({ epoch: 1, globalStep: 3, batchIndex: 0 });
+    expect(mid.counters).toEqual({ epoch: 1, globalStep: 4, batchIndex: 1 });
+    // read in this build's shape
+    expect(mid.callbackRngs).toEqual({});
+    expect(Object.keys(mid.rngs).sort()).toEqual(['augmentRng', 'rng']);
+  });
+
+  it('this build, uninterrupted, still trains exactly as the build that wrote them', async () => {
+    const losses: Array<[number, number]> = [];
+    const exp = byol();
+    const history = await exp.fit(images, { epochs: EPOCHS, stepsPerEpoch: STEPS, logEvery: 1, callbacks: callbacks(losses) });
+    expect(losses).toEqual(reference.losses);
+    expect(history.toJSON()).toEqual(reference.history);
+    exp.dispose();
+  });
+
+  it.each([
+    ['epoch-boundary', 3],
+    ['mid-epoch', 4],
+  ] as const)('%s: fit(data, { resumeFrom }) continues with the uninterrupted run\'s losses', async (name, at) => {
+    const losses: Array<[number, number]> = [];
+    const exp = byol();
+    const dir = path.join(tmp, name);
+    const ckpt = new CheckpointCallback({ dir, monitor: 'loss', mode: 'min' }, { log: () => undefined });
+    let bestAtStart: number | undefined;
+    const peek = onExperimentStart({ name: 'peek', order: CallbackOrder.WEIGHT_UPDATE })(() => { bestAtStart = ckpt.best; });
+    const history = await exp.fit(images, {
+      epochs: EPOCHS,
+      stepsPerEpoch: STEPS,
+      logEvery: 1,
+      resumeFrom: path.join(FIXTURES, name),
+      callbacks: callbacks(losses, [ckpt, peek]),
+    });
+    expect(exp.resumedFrom?.meta.counters.globalStep).toBe(at);
+    expect(losses).toEqual(reference.losses.slice(at));
+    expectHistoryClose(history.toJSON(), reference.history);
+    // the callbacks' state came back too (the checkpoint callback's best value)
+    const saved = (await readCheckpointMeta(path.join(FIXTURES, name))).callbacks.checkpoint;
+    expect(bestAtStart).toBe(saved.best);
+    // and what it writes now is the current version, resumable in turn
+    const written = await readCheckpointMeta(path.join(dir, 'last'));
+    expect(written.version).toBe(2);
+    expect(written.counters).toEqual({ epoch: 2, globalStep: EPOCHS * STEPS, batchIndex: 0 });
+    exp.dispose();
+  });
+
+  it('exp.restore(dir) before fit: the target network is restored after target-init built it', async () => {
+    const exp = byol();
+    const warnings: string[] = [];
+    const meta = await exp.restore(path.join(FIXTURES, 'mid-epoch'), { warn: (m) => warnings.push(m) });
+    expect(meta.counters).toEqual({ epoch: 1, globalStep: 4, batchIndex: 1 });
+    // nothing restored yet: the target network does not exist before fit
+    expect(exp.state.globalStep).toBe(0);
+    expect(exp.targetEncoder).toBeUndefined();
+    let seen: { step: number; target: number[] } | undefined;
+    const peek = onExperimentStart({ name: 'peek', order: CallbackOrder.WEIGHT_UPDATE })((e) => {
+      seen = { step: e.state.globalStep, target: Array.from(exp.targetEncoder!.getWeights()[0].dataSync()) };
+    });
+    const losses: Array<[number, number]> = [];
+    await exp.fit(images, { epochs: EPOCHS, stepsPerEpoch: STEPS, logEvery: 1, callbacks: callbacks(losses, [peek]) });
+    const snap = await loadCheckpoint(path.join(FIXTURES, 'mid-epoch'));
+    const savedTarget = Array.from(snap.tensors[snap.meta.models.target_encoder[0].key].dataSync());
+    const savedOnline = Array.from(snap.tensors[snap.meta.models.online_encoder[0].key].dataSync());
+    disposeSnapshot(snap);
+    expect(seen!.step).toBe(4);
+    expect(savedTarget).not.toEqual(savedOnline);
+    expect(seen!.target).toEqual(savedTarget);
+    expect(losses).toEqual(reference.losses.slice(4));
+    // this run has no checkpoint callback: its saved state is reported as dropped
+    expect(warnings).toEqual([expect.stringMatching(/state for callback "checkpoint", which is not registered in this run/)]);
+    exp.dispose();
+  });
+});
