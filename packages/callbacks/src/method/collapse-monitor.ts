@@ -1,43 +1,41 @@
 import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
 import { Callback, CallbackOrder, registerCallback, type Experiment } from '@selfsup/core';
+import { resolveCallbackOptions } from '../eval/options';
 
 export class CollapseMonitorOptions {
   /** Warn when z_std < fraction · 1/√d (healthy z_std ≈ 1/√d). */
-  @IsOptional()
   @IsNumber()
   @Min(0)
   @Max(1)
-  fraction?: number;
+  fraction: number = 0.1;
 
   /** Consecutive checks under the threshold before warning (and stopping). */
-  @IsOptional()
   @IsInt()
   @Min(1)
-  patience?: number;
+  patience: number = 5;
 
   /** Read z_std every N steps (each read is one device sync). */
-  @IsOptional()
   @IsInt()
   @Min(1)
-  checkEvery?: number;
+  checkEvery: number = 10;
 
-  @IsOptional()
+  /** Stop training when it warns. */
   @IsBoolean()
-  stop?: boolean;
+  stop: boolean = false;
 
-  /** Projection size d; default: the output size of `model`. */
+  /** Projection size d; unset: the output size of `model`. */
   @IsOptional()
   @IsInt()
   @Min(1)
   dim?: number;
 
-  @IsOptional()
+  /** The model whose output z is (and whose size d is, unless `dim` is given). */
   @IsString()
-  model?: string;
+  model: string = 'online_projector';
 
-  @IsOptional()
+  /** The logged value read as z_std. */
   @IsString()
-  metric?: string;
+  metric: string = 'z_std';
 }
 
 /**
@@ -49,19 +47,12 @@ export class CollapseMonitorCallback extends Callback {
   private threshold = 0;
   private below = 0;
   warned = false;
-  private readonly o: Required<Omit<CollapseMonitorOptions, 'dim'>> & { dim?: number };
+  private readonly o: CollapseMonitorOptions;
 
-  constructor(opts: CollapseMonitorOptions = {}, private readonly warn: (msg: string) => void = (m) => console.warn(m)) {
+  /** `opts`: the validated options, or a partial object that gets the same checks and defaults. */
+  constructor(opts: Partial<CollapseMonitorOptions> = {}, private readonly warn: (msg: string) => void = (m) => console.warn(m)) {
     super();
-    this.o = {
-      fraction: opts.fraction ?? 0.1,
-      patience: opts.patience ?? 5,
-      checkEvery: opts.checkEvery ?? 10,
-      stop: opts.stop ?? false,
-      model: opts.model ?? 'online_projector',
-      metric: opts.metric ?? 'z_std',
-      dim: opts.dim,
-    };
+    this.o = resolveCallbackOptions(CollapseMonitorOptions, opts, 'collapse-monitor');
   }
 
   override onExperimentStart(exp: Experiment<unknown, unknown>): void {

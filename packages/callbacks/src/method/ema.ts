@@ -1,33 +1,31 @@
 import * as tf from '@tensorflow/tfjs';
-import { IsArray, IsIn, IsNumber, IsOptional, Max, Min } from 'class-validator';
-import { Callback, CallbackOrder, cosineTau, registerCallback, UserError, type Experiment } from '@selfsup/core';
+import { IsArray, IsIn, IsNumber, Max, Min } from 'class-validator';
+import { Callback, CallbackOrder, cosineTau, registerCallback, type Experiment } from '@selfsup/core';
+import { resolveCallbackOptions } from '../eval/options';
 import { BYOL_MODEL_PAIRS, checkPairs, orderedWeights, requireModel, type ModelPair } from './pairs';
 
 export class EmaUpdateOptions {
   /** τ at step 0 (BYOL: 0.996 for 1000 epochs, 0.99 for shorter runs). */
-  @IsOptional()
   @IsNumber()
   @Min(0)
   @Max(1)
-  tauBase?: number;
+  tauBase: number = 0.99;
 
   /** 'cosine': τ from tauBase to 1 over the run (the paper); 'constant': τ = tauBase. */
-  @IsOptional()
   @IsIn(['cosine', 'constant'])
-  schedule?: 'cosine' | 'constant';
+  schedule: 'cosine' | 'constant' = 'cosine';
 
   /**
    * Batch-norm moving statistics of the target: 'ema' averages them like the weights,
    * 'copy' takes the online network's. (The target always normalises with batch statistics
    * during training; this decides what the target would use in inference mode.)
    */
-  @IsOptional()
   @IsIn(['ema', 'copy'])
-  bnStats?: 'ema' | 'copy';
+  bnStats: 'ema' | 'copy' = 'ema';
 
-  @IsOptional()
+  /** [online, target] model names; default the BYOL encoder and projector. */
   @IsArray()
-  pairs?: ModelPair[];
+  pairs: ModelPair[] = structuredClone(BYOL_MODEL_PAIRS);
 }
 
 interface VarPair {
@@ -49,13 +47,14 @@ export class EmaUpdateCallback extends Callback {
   private vars: VarPair[] = [];
   private totalSteps = 0;
 
-  constructor(opts: EmaUpdateOptions = {}) {
+  /** `opts`: the validated options, or a partial object that gets the same checks and defaults. */
+  constructor(opts: Partial<EmaUpdateOptions> = {}) {
     super();
-    this.tauBase = opts.tauBase ?? 0.99;
-    this.schedule = opts.schedule ?? 'cosine';
-    this.bnStats = opts.bnStats ?? 'ema';
-    this.pairs = checkPairs(opts.pairs ?? BYOL_MODEL_PAIRS, 'ema');
-    if (!(this.tauBase >= 0 && this.tauBase <= 1)) throw new Error(`ema: tauBase must be in [0, 1], got ${this.tauBase}`);
+    const o = resolveCallbackOptions(EmaUpdateOptions, opts, 'ema');
+    this.tauBase = o.tauBase;
+    this.schedule = o.schedule;
+    this.bnStats = o.bnStats;
+    this.pairs = checkPairs(o.pairs, 'ema');
   }
 
   /** τ for the update that follows optimizer step k (0-based). */

@@ -1,17 +1,18 @@
 import { IsIn, IsInt, IsNumber, IsOptional, Min } from 'class-validator';
 import { Callback, CallbackOrder, cosineWithWarmupFactorLr, registerCallback, warmupCosineLr, type Experiment } from '@selfsup/core';
+import { resolveCallbackOptions } from '../eval/options';
 
 export class LrScheduleOptions {
-  /** Peak LR; default: the experiment's `baseLearningRate` (batch-scaled), else the optimizer's LR at start. */
+  /** Peak LR; unset: the experiment's `baseLearningRate` (batch-scaled), else the optimizer's LR at start. */
   @IsOptional()
   @IsNumber()
   @Min(0)
   baseLr?: number;
 
-  @IsOptional()
+  /** Linear warm-up over this many epochs (of the run's steps per epoch, rounded). */
   @IsNumber()
   @Min(0)
-  warmupEpochs?: number;
+  warmupEpochs: number = 0;
 
   /** Overrides warmupEpochs when given. */
   @IsOptional()
@@ -19,19 +20,18 @@ export class LrScheduleOptions {
   @Min(0)
   warmupSteps?: number;
 
-  @IsOptional()
+  /** The LR the cosine ends at (capped at the base LR). */
   @IsNumber()
   @Min(0)
-  minLr?: number;
+  minLr: number = 0;
 
   /**
    * `warmup-cosine`: linear warm-up, then a cosine over the remaining steps. `cosine`: one
    * cosine over the whole run, the warm-up a linear factor on top of it (decays sooner; the
    * better choice for short runs, see docs/quality.md). `constant`: baseLr throughout.
    */
-  @IsOptional()
   @IsIn(['warmup-cosine', 'cosine', 'constant'])
-  schedule?: 'warmup-cosine' | 'cosine' | 'constant';
+  schedule: 'warmup-cosine' | 'cosine' | 'constant' = 'warmup-cosine';
 }
 
 interface SchedulableOptimizer {
@@ -50,9 +50,13 @@ export class LrSchedulerCallback extends Callback {
   private totalSteps = 0;
   private current = 0;
 
-  constructor(private readonly opts: LrScheduleOptions = {}) {
+  private readonly opts: LrScheduleOptions;
+
+  /** `opts`: the validated options, or a partial object that gets the same checks and defaults. */
+  constructor(opts: Partial<LrScheduleOptions> = {}) {
     super();
-    this.baseLr = opts.baseLr;
+    this.opts = resolveCallbackOptions(LrScheduleOptions, opts, 'lr-schedule');
+    this.baseLr = this.opts.baseLr;
   }
 
   override onExperimentStart(exp: Experiment<unknown, unknown>): void {
@@ -67,24 +71,24 @@ export class LrSchedulerCallback extends Callback {
       if (typeof this.baseLr !== 'number') throw new Error('lr-schedule: cannot tell the base learning rate; set the baseLr option');
     }
     const total = exp.state.totalSteps;
-    const schedule = this.opts.schedule ?? 'warmup-cosine';
+    const schedule = this.opts.schedule;
     if (schedule !== 'constant' && !total) {
       throw new Error(`lr-schedule: ${schedule} needs the total number of steps; give fit() stepsPerEpoch or maxSteps (trainer.stepsPerEpoch / trainer.maxSteps), or use schedule: constant`);
     }
     this.totalSteps = total ?? 0;
     const perEpoch = exp.state.stepsPerEpoch ?? 0;
-    const warm = this.opts.warmupSteps ?? Math.round((this.opts.warmupEpochs ?? 0) * perEpoch);
+    const warm = this.opts.warmupSteps ?? Math.round(this.opts.warmupEpochs * perEpoch);
     this.warmupSteps = Math.min(warm, this.totalSteps);
   }
 
   lrAt(step: number): number {
-    const schedule = this.opts.schedule ?? 'warmup-cosine';
+    const schedule = this.opts.schedule;
     if (schedule === 'constant') return this.baseLr!;
     return (schedule === 'cosine' ? cosineWithWarmupFactorLr : warmupCosineLr)({
       baseLr: this.baseLr!,
       warmupSteps: this.warmupSteps,
       totalSteps: this.totalSteps,
-      minLr: Math.min(this.opts.minLr ?? 0, this.baseLr!),
+      minLr: Math.min(this.opts.minLr, this.baseLr!),
       step,
     });
   }

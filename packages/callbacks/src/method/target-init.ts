@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { IsArray, IsOptional } from 'class-validator';
+import { IsArray } from 'class-validator';
 import { Callback, CallbackOrder, registerCallback, type Experiment } from '@selfsup/core';
+import { resolveCallbackOptions } from '../eval/options';
 import { BYOL_MODEL_PAIRS, checkPairs, orderedWeights, requireModel, type ModelPair } from './pairs';
 
 export class TargetInitOptions {
   /** [online, target] model names; default the BYOL encoder and projector. */
-  @IsOptional()
   @IsArray()
-  pairs?: ModelPair[];
+  pairs: ModelPair[] = structuredClone(BYOL_MODEL_PAIRS);
 }
 
 /** Renames every `online_encoder`/`online_encoder/...` string so the copy has its own layer names. */
@@ -59,9 +59,10 @@ export function copyWeights(from: tf.LayersModel, to: tf.LayersModel): void {
 export class TargetInitCallback extends Callback {
   readonly pairs: ModelPair[];
 
-  constructor(opts: TargetInitOptions = {}) {
+  /** `opts`: the validated options, or a partial object that gets the same checks and defaults. */
+  constructor(opts: Partial<TargetInitOptions> = {}) {
     super();
-    this.pairs = checkPairs(opts.pairs ?? BYOL_MODEL_PAIRS, 'target-init');
+    this.pairs = checkPairs(resolveCallbackOptions(TargetInitOptions, opts, 'target-init').pairs, 'target-init');
   }
 
   override async onExperimentStart(exp: Experiment<unknown, unknown>): Promise<void> {
