@@ -53,8 +53,20 @@ describe('selfsup train --resume after a kill', () => {
     expect(await exited).toBe('SIGKILL');
     expect(completeEpochRows(runDir).length).toBeLessThan(3);
 
+    // Resuming is not a config setting: the run's config.resolved.yaml holds none. One that an
+    // older selfsup resumed holds callbacks[checkpoint].resumeFrom: ignored and dropped.
+    const resolvedFile = path.join(runDir, 'config.resolved.yaml');
+    const resolvedYaml = fs.readFileSync(resolvedFile, 'utf8');
+    expect(resolvedYaml).not.toMatch(/resume/i);
+    const withOldResume = resolvedYaml.replace(/\n  - name: checkpoint\n/, `$&    resumeFrom: ${path.join(outB, 'no-such-checkpoint')}\n`);
+    expect(withOldResume).toMatch(/resumeFrom: /);
+    fs.writeFileSync(resolvedFile, withOldResume);
+
     const resumed = spawnSync(process.execPath, [bin, 'train', '--resume', runDir, '--backend', 'wasm'], { cwd: root, encoding: 'utf8' });
     expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed from .*checkpoints\/last: epoch \d+, step \d+/);
+    expect(fs.readFileSync(resolvedFile, 'utf8')).not.toMatch(/resume/i);
+    expect(fs.readFileSync(resolvedFile, 'utf8')).toBe(resolvedYaml);
     const got = epochRows(runDir);
     expect(got.map((r) => r.epoch)).toEqual([0, 1, 2]);
     // rows logged after the checkpoint were dropped on resume: each step and epoch once, same values

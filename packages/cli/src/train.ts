@@ -80,10 +80,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const overrides = [...(opts.overrides ?? [])];
   if (opts.maxSteps !== undefined) overrides.push(`trainer.maxSteps=${opts.maxSteps}`);
-  // the checkpoint callback restores it at experimentStart, right after target-init
-  if (resumeCheckpoint) overrides.push(`callbacks[checkpoint].resumeFrom=${JSON.stringify(resumeCheckpoint)}`);
   const defaults = CLI_DEFAULT_CALLBACKS.filter((n) => plugins.hasCallback(n)).map((name) => ({ name }));
-  const resolved = await loadResolvedConfig({ file: configFile, overrides, plugins: opts.plugins, defaultCallbacks: defaults });
+  // Resuming is the loop's (fit's resumeFrom), never a config setting: config.resolved.yaml
+  // holds none, so a run directory resumes from its own last checkpoint however it started.
+  let configResume: string | undefined;
+  const edit = (plain: Record<string, unknown>) => {
+    configResume = takeCheckpointResumeFrom(plain);
+  };
+  const resolved = await loadResolvedConfig({ file: configFile, overrides, plugins: opts.plugins, defaultCallbacks: defaults, edit });
+  if (configResume !== undefined && resumeCheckpoint === undefined) {
+    io.err(`selfsup: callbacks[checkpoint].resumeFrom is deprecated; resuming from ${configResume} (use selfsup train --resume RUN_DIR to continue a run)`);
+    resumeCheckpoint = configResume;
+  }
   // the data first (it makes no tensors): its paths and size are checked before anything else
   const data = await openData(resolved, io.err);
   const t = resolved.root.trainer;
@@ -133,6 +141,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
     const fitOpts = run.fitOptions();
     fitOpts.stepsPerEpoch = Math.min(fitOpts.stepsPerEpoch ?? perEpoch, perEpoch);
+    // the loop restores the checkpoint at experimentStart, once target-init has built the target network
+    if (resumeCheckpoint !== undefined) fitOpts.resumeFrom = resumeCheckpoint;
     const history = await exp.fit(
       ({ epoch, skipBatches }) => data.train.batches({ ...batchOpts, epoch, skipBatches }) as AsyncIterable<ImageBatch>,
       fitOpts as Parameters<typeof exp.fit>[1],
@@ -175,6 +185,20 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     exp.dispose();
     await run.dispose();
   }
+}
+
+/**
+ * Removes `resumeFrom` from the checkpoint callback's entry of a plain config and returns it
+ * (when a path): the option is gone, but older versions of `--resume` wrote it into
+ * config.resolved.yaml, and older configs may set it.
+ */
+function takeCheckpointResumeFrom(plain: Record<string, unknown>): string | undefined {
+  const callbacks = Array.isArray(plain.callbacks) ? (plain.callbacks as unknown[]) : [];
+  const entry = callbacks.find((c): c is Record<string, unknown> => !!c && typeof c === 'object' && (c as { name?: unknown }).name === 'checkpoint');
+  if (!entry || !('resumeFrom' in entry)) return undefined;
+  const from = entry.resumeFrom;
+  delete entry.resumeFrom;
+  return typeof from === 'string' && from !== '' ? from : undefined;
 }
 
 function knnOptionsOf(resolved: ResolvedConfig): { k?: number; temperature?: number; bankLimit?: number; queryLimit?: number } {

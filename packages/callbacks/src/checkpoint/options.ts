@@ -36,13 +36,4 @@ export class CheckpointOptions {
   /** Write `last/` after every epoch (and when a run stops mid-epoch). */
   @IsBoolean()
   saveLast = true;
-
-  /**
-   * Resume from this checkpoint at experimentStart: a checkpoint directory, a `checkpoints/`
-   * directory (its `last/`) or a run directory (its `checkpoints/last/`).
-   */
-  @IsOptional()
-  @IsString()
-  @IsNotEmpty()
-  resumeFrom?: string;
 }
