@@ -96,10 +96,10 @@ export type AugmentationOverrides = {
   [K in AugmentationOpName]?: Partial<NonNullable<AugmentationConfig[K]>> | null;
 };
 
-/** Names accepted by `augment.preset`. */
-export type AugmentPresetName = 'byol' | 'byol-small-gray' | 'none';
+/** Names accepted by `augment.preset`; `auto` is byol-small-gray for 1-channel data, byol otherwise. */
+export type AugmentPresetName = 'auto' | 'byol' | 'byol-small-gray' | 'none';
 
-export const AUGMENT_PRESET_NAMES: readonly AugmentPresetName[] = ['byol', 'byol-small-gray', 'none'];
+export const AUGMENT_PRESET_NAMES: readonly AugmentPresetName[] = ['auto', 'byol', 'byol-small-gray', 'none'];
 
 /**
  * Multi-crop (SwAV; DINO and solo-learn use it with BYOL too): `count` extra small random
@@ -122,7 +122,7 @@ export interface LocalCropsConfig {
  *
  * ```yaml
  * augment:
- *   preset: byol        # byol | byol-small-gray | none
+ *   preset: byol        # auto | byol | byol-small-gray | none
  *   size: 32            # crop output side; default: the data's image side
  *   tPrime:
  *     solarize: { p: 0.3 }

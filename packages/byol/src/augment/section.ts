@@ -17,11 +17,13 @@ export interface ImageShapeInfo {
 }
 
 /**
- * Turns the YAML `augment:` section into the two view configs: the preset (default `byol`)
- * for the data's shape, then each view's overrides merged op by op (`null` drops an op).
+ * Turns the YAML `augment:` section into the two view configs: the preset (default `byol`;
+ * `auto`: byol-small-gray for 1-channel data) for the data's shape, then each view's
+ * overrides merged op by op (`null` drops an op).
  */
 export function resolveAugmentSection(section: AugmentSectionConfig, data: ImageShapeInfo): { t: AugmentationConfig; tPrime: AugmentationConfig } {
-  const preset = section.preset ?? 'byol';
+  let preset = section.preset ?? 'byol';
+  if (preset === 'auto') preset = data.channels === 1 ? 'byol-small-gray' : 'byol';
   if (!AUGMENT_PRESET_NAMES.includes(preset)) {
     throw new UserError(`Invalid augmentation config: augment.preset = ${JSON.stringify(preset)}; expected one of ${AUGMENT_PRESET_NAMES.join(', ')}.`);
   }

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { accumulateGradients, Experiment, registerMethod, splitBatch, UserError, type ImageBatch, type StepLogs } from '@selfsup/core';
+import { accumulateGradients, Experiment, registerMethod, resolveOptions, splitBatch, UserError, type ImageBatch, type StepLogs } from '@selfsup/core';
 import type { Rng } from '@selfsup/core';
 import { AugmentationPipeline, buildViewPipelines, localCropViews, twoViews, type LocalCropViews } from '../augment';
 import { multiCropByolLoss, zStd } from '../loss';
 import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
 import { createOptimizer, scaleLrByBatch, type OptimizerConfig, type SlotOptimizer } from '../optim';
-import { BYOL_DEFAULTS, ByolSectionsConfig, type ByolConfig, type ByolModelConfig, type ByolOptimizerConfig } from './config';
+import { ByolSectionsConfig, type ByolAugmentConfig, type ByolConfig, type ByolModelConfig, type ByolOptimizerSection } from './config';
 
 /** Model names in `exp.models` (the target ones are created by the target-init callback). */
 export const BYOL_MODELS = {
@@ -43,21 +43,30 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   private t: AugmentationPipeline | undefined;
   private tPrime: AugmentationPipeline | undefined;
   private local: LocalCropViews | undefined;
+  /** The `model:` section, its seed filled in (the trainer seed when unset). */
   readonly modelConfig: Required<ByolModelConfig>;
-  readonly optimizerConfig: ByolOptimizerConfig & { name: NonNullable<ByolOptimizerConfig['name']> };
+  /** The `optimizer:` section: the named optimizer's class, every default filled in. */
+  readonly optimizerConfig: ByolOptimizerSection;
 
   /**
    * `config`: the method's sections (model, augment, optimizer) plus, when used from code,
-   * inputShape / batchSize / seed. `init`: what a YAML run passes (seed, and the resolved
+   * inputShape / batchSize / seed. The sections are what a YAML run validated
+   * (ByolSectionsConfig), or partial plain objects from code that are validated and given
+   * their defaults the same way. `init`: what a YAML run passes (seed, and the resolved
    * config whose trainer section gives the batch size).
    */
   constructor(config: ByolConfig = {}, init: ByolInit = {}) {
     const trainer = config.trainer ?? init.config?.root?.trainer;
     const seed = config.seed ?? init.seed ?? trainer?.seed ?? 0;
-    super({ ...config, trainer: config.trainer ?? trainer }, { seed });
+    const pipelines = isPipelines(config.augment) ? config.augment : undefined;
+    const sections =
+      config instanceof ByolSectionsConfig
+        ? config
+        : resolveOptions(ByolSectionsConfig, { model: config.model, augment: pipelines ? undefined : config.augment, optimizer: config.optimizer }, { what: 'ByolExperiment: ' });
+    super({ ...config, model: sections.model, augment: pipelines ?? sections.augment, optimizer: sections.optimizer, trainer: config.trainer ?? trainer }, { seed });
     this.augmentRng = this.rng.fork();
-    this.modelConfig = { ...BYOL_DEFAULTS.model, seed, ...stripUndefined(config.model ?? {}) } as Required<ByolModelConfig>;
-    this.optimizerConfig = { ...BYOL_DEFAULTS.optimizer, ...stripUndefined(config.optimizer ?? {}) } as ByolExperiment['optimizerConfig'];
+    this.modelConfig = { ...sections.model, seed: sections.model.seed ?? seed };
+    this.optimizerConfig = sections.optimizer;
   }
 
   get batchSize(): number | undefined {
@@ -102,12 +111,11 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     );
 
     const aug = this.config.augment;
-    if (aug && 't' in aug && aug.t instanceof AugmentationPipeline) {
-      this.t = aug.t;
-      this.tPrime = (aug as { tPrime: AugmentationPipeline }).tPrime;
-      this.local = (aug as { local?: LocalCropViews }).local;
+    if (isPipelines(aug)) {
+      ({ t: this.t, tPrime: this.tPrime, local: this.local } = aug);
     } else {
-      const section = (aug ?? { preset: inputShape[2] === 1 ? 'byol-small-gray' : 'byol' }) as Parameters<typeof buildViewPipelines>[0];
+      // validated in the constructor: a config without augment: has preset auto (by the data's channels)
+      const section = aug as ByolAugmentConfig;
       if (inputShape[0] !== inputShape[1]) throw new UserError(`ByolExperiment: the augmentation presets expect square images, got ${inputShape[0]}×${inputShape[1]}; set augment.size`);
       ({ t: this.t, tPrime: this.tPrime, local: this.local } = buildViewPipelines(section, { size: inputShape[0], channels: inputShape[2] }));
     }
@@ -115,12 +123,13 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   }
 
   protected override configureOptimizer(): tf.Optimizer {
-    const { scaleLr, lr, microBatches: _micro, predictorLrMultiplier: predMult = 1, predictorFixedLr = false, ...rest } = this.optimizerConfig;
+    // the section holds the chosen optimizer's keys only (its class), every default filled in
+    const { scaleLr, lr, microBatches, predictorLrMultiplier: predMult, predictorFixedLr, ...own } = this.optimizerConfig;
     const bs = this.batchSize;
     if (scaleLr && !bs) throw new UserError('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
-    this.baseLearningRate = scaleLr ? scaleLrByBatch(lr!, bs!) : lr!;
-    if (_micro !== undefined && bs !== undefined && _micro > bs) {
-      throw new UserError(`ByolExperiment: optimizer.microBatches (${_micro}) is larger than the batch size (${bs}); use at most ${bs}`);
+    this.baseLearningRate = scaleLr ? scaleLrByBatch(lr, bs!) : lr;
+    if (bs !== undefined && microBatches > bs) {
+      throw new UserError(`ByolExperiment: optimizer.microBatches (${microBatches}) is larger than the batch size (${bs}); use at most ${bs}`);
     }
     const base = this.baseLearningRate;
     const predictor = `${BYOL_MODELS.predictor}/`;
@@ -128,17 +137,8 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
       predMult === 1 && !predictorFixedLr
         ? undefined
         : (name: string, scheduled: number) => (name.startsWith(predictor) ? (predictorFixedLr ? base : scheduled) * predMult : scheduled);
-    const opts = stripUndefined({ ...rest, lr: base, lrFor }) as OptimizerConfig;
-    // options another optimizer would take are left out rather than rejected: defaults are LARS'
-    if (opts.name !== 'lars') {
-      delete opts.eta;
-      delete opts.clipTrustRatio;
-    }
-    if (opts.name === 'adam' || opts.name === 'adamw') {
-      delete opts.momentum;
-      delete opts.nesterov;
-      if (this.config.optimizer?.weightDecay === undefined) delete opts.weightDecay;
-    }
+    const opts: OptimizerConfig = { ...own, lr: base };
+    if (lrFor) opts.lrFor = lrFor;
     return createOptimizer(opts);
   }
 
@@ -199,7 +199,7 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
     const n = images.shape[0];
     const both = this.views(images);
     const local = this.localViews(images);
-    const micro = this.optimizerConfig.microBatches ?? 1;
+    const micro = this.optimizerConfig.microBatches;
     if (micro > 1) return this.microBatchStep(both, n, micro, local);
     const z = this.targetProjections(both);
     let zs: tf.Scalar | undefined;
@@ -310,6 +310,9 @@ export interface ByolInit {
   config?: { root?: { trainer?: { batchSize?: number; seed?: number } } };
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+type ViewPipelines = { t: AugmentationPipeline; tPrime: AugmentationPipeline; local?: LocalCropViews };
+
+/** Ready view pipelines given from code (`augment: { t, tPrime }`), rather than a section to build them from. */
+function isPipelines(aug: unknown): aug is ViewPipelines {
+  return !!aug && typeof aug === 'object' && (aug as { t?: unknown }).t instanceof AugmentationPipeline;
 }

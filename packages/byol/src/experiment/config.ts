@@ -1,156 +1,234 @@
-import { Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, Max, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, Max, Min, ValidateIf } from 'class-validator';
 import type * as tf from '@tensorflow/tfjs';
+import { Section, type ConfigClass, type ConfigVariants } from '@selfsup/core';
 import { BACKBONE_NAMES, type BackboneName } from '../models';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim';
-import type { AugmentationPipeline, AugmentSectionConfig, LocalCropViews } from '../augment';
+import { AUGMENT_PRESET_NAMES, type AugmentationOverrides, type AugmentationPipeline, type AugmentPresetName, type AugmentSectionConfig, type LocalCropsConfig, type LocalCropViews } from '../augment';
+
+// The defaults of the byol method live here, once: as the initialisers of these classes. A
+// YAML config is validated into them (resolveConfig); `new ByolExperiment({...})` from code
+// validates its partial sections the same way, so both get the same defaults and checks, and
+// config.resolved.yaml shows every one of them.
 
 /** `model:` — the online network. Defaults: ResNet-18, CIFAR stem, heads 4096 → 256 (the paper). */
 export class ByolModelConfig {
-  @IsOptional()
   @IsIn(BACKBONE_NAMES as unknown as string[])
-  backbone?: BackboneName;
+  backbone: BackboneName = 'resnet18';
 
-  @IsOptional()
   @IsIn(['cifar', 'imagenet'])
-  stem?: 'cifar' | 'imagenet';
+  stem: 'cifar' | 'imagenet' = 'cifar';
 
   /** Channel multiplier of the backbone (0.25 = a quarter of ResNet's widths). */
-  @IsOptional()
   @IsNumber()
   @Min(1 / 64)
   @Max(4)
-  width?: number;
+  width: number = 1;
 
-  @IsOptional()
   @IsInt()
   @Min(1)
-  projectorHiddenDim?: number;
+  projectorHiddenDim: number = 4096;
 
-  @IsOptional()
   @IsInt()
   @Min(1)
-  projectorDim?: number;
+  projectorDim: number = 256;
 
-  @IsOptional()
   @IsInt()
   @Min(1)
-  predictorHiddenDim?: number;
+  predictorHiddenDim: number = 4096;
 
-  /** Seed of the initial weights (default: the trainer seed). */
+  /** Seed of the initial weights (unset: the trainer seed). */
   @IsOptional()
   @IsInt()
   seed?: number;
 }
 
-/** `optimizer:` — LARS (the paper), SGD, Adam or AdamW. */
-export class ByolOptimizerConfig {
+/**
+ * `augment:` — the two views T and T' (see AugmentSectionConfig); the ops' own keys are
+ * checked when the pipelines are built.
+ */
+export class ByolAugmentConfig implements AugmentSectionConfig {
+  /**
+   * The views' starting point: `byol` (the paper's T/T'), `byol-small-gray` (1-channel small
+   * images), `none`, or `auto`: byol-small-gray for 1-channel data, byol otherwise — what a
+   * config without an `augment:` section gets.
+   */
+  @IsIn(AUGMENT_PRESET_NAMES as unknown as string[])
+  preset: AugmentPresetName = 'byol';
+
+  /** Crop output side in pixels (unset: the data's image side). */
   @IsOptional()
+  @IsInt()
+  @Min(1)
+  size?: number;
+
+  /** Per-op overrides of view T's preset (`null` drops an op). */
+  @IsObject()
+  t: AugmentationOverrides = {};
+
+  /** Per-op overrides of view T''s preset. */
+  @IsObject()
+  tPrime: AugmentationOverrides = {};
+
+  /** Multi-crop: `{ count, size, scale, ratio? }`; null: the two global views only. */
+  @ValidateIf((o: ByolAugmentConfig) => o.localCrops !== null)
+  @IsObject()
+  localCrops: LocalCropsConfig | null = null;
+
+  /** The section a config without `augment:` gets: the preset picked by the data's channels. */
+  static absent(): ByolAugmentConfig {
+    return Object.assign(new ByolAugmentConfig(), { preset: 'auto' as const });
+  }
+}
+
+/**
+ * `optimizer:` — the keys every optimizer takes. Each optimizer has its own class with its
+ * own keys and defaults, picked by `name` (default lars): {@link LarsOptimizerConfig},
+ * {@link SgdOptimizerConfig}, {@link AdamOptimizerConfig}, {@link AdamWOptimizerConfig}.
+ * A key another optimizer takes (eta for adam) is an unknown key.
+ */
+export class ByolOptimizerConfig {
   @IsIn(OPTIMIZER_NAMES as unknown as string[])
-  name?: OptimizerName;
+  name: OptimizerName = 'lars';
 
   /** Base learning rate; multiplied by batchSize/256 when scaleLr is true. */
-  @IsOptional()
   @IsNumber()
   @Min(0)
-  lr?: number;
+  lr: number = 0.2;
 
-  @IsOptional()
   @IsBoolean()
-  scaleLr?: boolean;
+  scaleLr: boolean = true;
 
-  @IsOptional()
+  /** lars: decay inside the trust ratio; sgd, adam: L2 added to the gradient; adamw: decoupled. */
   @IsNumber()
   @Min(0)
-  @Max(1)
-  momentum?: number;
-
-  @IsOptional()
-  @IsNumber()
-  @Min(0)
-  weightDecay?: number;
-
-  @IsOptional()
-  @IsBoolean()
-  nesterov?: boolean;
-
-  /** LARS trust coefficient η. */
-  @IsOptional()
-  @IsNumber()
-  @Min(0)
-  eta?: number;
-
-  @IsOptional()
-  @IsBoolean()
-  clipTrustRatio?: boolean;
-
-  @IsOptional()
-  @IsNumber()
-  beta1?: number;
-
-  @IsOptional()
-  @IsNumber()
-  beta2?: number;
-
-  @IsOptional()
-  @IsNumber()
-  epsilon?: number;
+  weightDecay: number = 1.5e-6;
 
   /**
    * Split every batch into this many micro-batches, each with its own forward and backward
    * pass, and average their gradients before the one optimizer step: peak activation memory
    * is that of batch/microBatches (the wasm heap is 4 GB; see docs/performance.md). Batch
-   * norm then normalises per micro-batch, as gradient accumulation does in PyTorch. Default 1.
+   * norm then normalises per micro-batch, as gradient accumulation does in PyTorch.
    */
-  @IsOptional()
   @IsInt()
   @Min(1)
-  microBatches?: number;
+  microBatches: number = 1;
 
   /**
    * The predictor's learning rate is this multiple of the base LR (DirectPred and SimSiam
-   * report that a faster predictor speeds up early learning). Default 1.
+   * report that a faster predictor speeds up early learning).
    */
-  @IsOptional()
   @IsNumber()
   @Min(0)
-  predictorLrMultiplier?: number;
+  predictorLrMultiplier: number = 1;
 
   /**
    * true: the predictor's LR stays at base LR × predictorLrMultiplier, not scheduled (SimSiam's
-   * `fix_pred_lr`); false (default): the lr-schedule scales it like every other weight.
+   * `fix_pred_lr`); false: the lr-schedule scales it like every other weight.
    */
-  @IsOptional()
   @IsBoolean()
-  predictorFixedLr?: boolean;
+  predictorFixedLr: boolean = false;
+
+  /** Each optimizer's class, by `name` (lars when not given). */
+  static get variants(): ConfigVariants {
+    return { by: 'name', classes: OPTIMIZER_VARIANTS, default: 'lars' };
+  }
 }
 
-/** The config sections the `byol` method owns, validated when a YAML config names it. */
+/** `optimizer.name: lars` (the paper): momentum SGD with a per-layer trust ratio. */
+export class LarsOptimizerConfig extends ByolOptimizerConfig {
+  override name: OptimizerName = 'lars';
+
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  momentum: number = 0.9;
+
+  @IsBoolean()
+  nesterov: boolean = false;
+
+  /** Trust coefficient η. */
+  @IsNumber()
+  @Min(0)
+  eta: number = 1e-3;
+
+  /** solo-learn's `clip_lr`: cap the adapted rate at the global one. */
+  @IsBoolean()
+  clipTrustRatio: boolean = false;
+}
+
+/** `optimizer.name: sgd`: torch's SGD with momentum. */
+export class SgdOptimizerConfig extends ByolOptimizerConfig {
+  override name: OptimizerName = 'sgd';
+
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  momentum: number = 0.9;
+
+  @IsBoolean()
+  nesterov: boolean = false;
+}
+
+/** `optimizer.name: adam`: torch's Adam (coupled L2 weight decay). */
+export class AdamOptimizerConfig extends ByolOptimizerConfig {
+  override name: OptimizerName = 'adam';
+  override weightDecay: number = 0;
+
+  @IsNumber()
+  beta1: number = 0.9;
+
+  @IsNumber()
+  beta2: number = 0.999;
+
+  @IsNumber()
+  epsilon: number = 1e-8;
+}
+
+/** `optimizer.name: adamw`: torch's AdamW (decoupled weight decay). */
+export class AdamWOptimizerConfig extends AdamOptimizerConfig {
+  override name: OptimizerName = 'adamw';
+  override weightDecay: number = 1e-2;
+}
+
+const OPTIMIZER_VARIANTS: Record<OptimizerName, ConfigClass> = {
+  lars: LarsOptimizerConfig,
+  sgd: SgdOptimizerConfig,
+  adam: AdamOptimizerConfig,
+  adamw: AdamWOptimizerConfig,
+};
+
+/** An `optimizer:` section from code: the keys of the optimizer it names (lars when it names none). */
+export type ByolOptimizerOptions =
+  | (Partial<LarsOptimizerConfig> & { name?: 'lars' })
+  | (Partial<SgdOptimizerConfig> & { name: 'sgd' })
+  | (Partial<AdamOptimizerConfig> & { name: 'adam' })
+  | (Partial<AdamWOptimizerConfig> & { name: 'adamw' });
+
+/** The validated `optimizer:` section: one of the optimizer classes. */
+export type ByolOptimizerSection = LarsOptimizerConfig | SgdOptimizerConfig | AdamOptimizerConfig | AdamWOptimizerConfig;
+
+/** The config sections the `byol` method owns, validated when a YAML config names it; an absent section gets its defaults. */
 export class ByolSectionsConfig {
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => ByolModelConfig)
-  model?: ByolModelConfig;
+  @Section(() => ByolModelConfig)
+  model: ByolModelConfig = new ByolModelConfig();
 
-  /** See AugmentSectionConfig (preset, size, t, tPrime, localCrops); checked when the pipelines are built. */
-  @IsOptional()
-  @IsObject()
-  augment?: AugmentSectionConfig;
+  @Section(() => ByolAugmentConfig)
+  augment: ByolAugmentConfig = ByolAugmentConfig.absent();
 
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => ByolOptimizerConfig)
-  optimizer?: ByolOptimizerConfig;
+  @Section(() => ByolOptimizerConfig)
+  optimizer: ByolOptimizerSection = new LarsOptimizerConfig();
 }
 
 /** What `new ByolExperiment(config)` takes; every field has a default. */
 export interface ByolConfig {
-  model?: ByolModelConfig;
+  /** Partial: the keys not given get ByolModelConfig's defaults. */
+  model?: Partial<ByolModelConfig>;
   /** Bring your own backbone: a LayersModel whose output is the feature vector (see wrapBackbone). */
   encoder?: tf.LayersModel;
-  /** The YAML section, or ready pipelines for T and T' (and, for multi-crop, the local crops'). */
-  augment?: AugmentSectionConfig | { t: AugmentationPipeline; tPrime: AugmentationPipeline; local?: LocalCropViews };
-  optimizer?: ByolOptimizerConfig;
+  /** The YAML section (partial, see ByolAugmentConfig), or ready pipelines for T and T' (and, for multi-crop, the local crops'). */
+  augment?: Partial<ByolAugmentConfig> | AugmentSectionConfig | { t: AugmentationPipeline; tPrime: AugmentationPipeline; local?: LocalCropViews };
+  /** Partial: the keys not given get the named optimizer's defaults (see ByolOptimizerConfig). */
+  optimizer?: ByolOptimizerOptions;
   /** [H, W, C] of the input; default: the `train` dataset's image shape. */
   inputShape?: [number, number, number];
   batchSize?: number;
@@ -158,8 +236,3 @@ export interface ByolConfig {
   /** Present when built from a YAML config: batch size and seed come from here. */
   trainer?: { batchSize?: number; seed?: number };
 }
-
-export const BYOL_DEFAULTS = {
-  model: { backbone: 'resnet18', stem: 'cifar', width: 1, projectorHiddenDim: 4096, projectorDim: 256, predictorHiddenDim: 4096 },
-  optimizer: { name: 'lars', lr: 0.2, scaleLr: true, momentum: 0.9, weightDecay: 1.5e-6, eta: 1e-3, predictorLrMultiplier: 1, predictorFixedLr: false },
-} as const;
