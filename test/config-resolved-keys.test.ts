@@ -50,7 +50,6 @@ const UNSET_BY_DESIGN: Record<string, string> = {
   'checkpoint.dir': '<runDir>/checkpoints',
   'checkpoint.every': 'no epoch-<E>/ checkpoints',
   'checkpoint.keepLast': 'keep them all',
-  'checkpoint.resumeFrom': 'start fresh (selfsup train --resume sets it)',
 };
 
 interface Resolved {
