@@ -18,6 +18,7 @@ export default defineConfig({
     alias: {
       '@selfsup/core': pkg('core'),
       '@selfsup/callbacks': pkg('callbacks'),
+      '@selfsup/ssl': pkg('ssl'),
       '@selfsup/byol': pkg('byol'),
       '@selfsup/cli': pkg('cli'),
     },

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byolRegressionLoss } from '../src/loss';
-import { buildMlpHead, buildResNet, trainableVariables } from '../src/models';
-import { createOptimizer } from '../src/optim';
+import { buildMlpHead, buildResNet, trainableVariables } from '@selfsup/ssl';
+import { createOptimizer } from '@selfsup/ssl';
 import { useBackend } from '../../../test/helpers/backend';
 
 // Conv gradients need the cpu backend until the wasm Conv2DBackpropFilter kernel lands.

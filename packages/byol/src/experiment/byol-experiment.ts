@@ -1,16 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { accumulateGradients, Experiment, registerMethod, resolveOptions, splitBatch, UserError, type ImageBatch, type StepLogs } from '@selfsup/core';
-import type { Rng } from '@selfsup/core';
-import { AugmentationPipeline, buildViewPipelines, localCropViews, twoViews, type LocalCropViews } from '../augment';
-import { multiCropByolLoss, zStd } from '../loss';
-import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
-import { createOptimizer, scaleLrByBatch, type OptimizerConfig, type SlotOptimizer } from '../optim';
-import { ByolSectionsConfig, type ByolAugmentConfig, type ByolConfig, type ByolModelConfig, type ByolOptimizerSection } from './config';
+import { accumulateGradients, registerMethod, splitBatch, type ImageBatch, type StepLogs } from '@selfsup/core';
+import { buildMlpHead, SSL_MODELS, SslExperiment, zStd, type SlotOptimizer, type SslInit } from '@selfsup/ssl';
+import { multiCropByolLoss } from '../loss';
+import { ByolSectionsConfig, type ByolConfig, type ByolModelConfig, type ByolOptimizerSection } from './config';
 
 /** Model names in `exp.models` (the target ones are created by the target-init callback). */
 export const BYOL_MODELS = {
-  onlineEncoder: 'online_encoder',
-  onlineProjector: 'online_projector',
+  onlineEncoder: SSL_MODELS.encoder,
+  onlineProjector: SSL_MODELS.projector,
   predictor: 'online_predictor',
   targetEncoder: 'target_encoder',
   targetProjector: 'target_projector',
@@ -35,18 +32,14 @@ export const BYOL_MODELS = {
   defaultCallbacks: [{ name: 'target-init' }, { name: 'ema' }],
   description: 'Bootstrap Your Own Latent',
 })
-export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolConfig> {
-  /** The learning rate before any schedule: lr × batchSize/256 when scaleLr. */
-  baseLearningRate = 0;
-  /** The generator behind every view; its state is part of a checkpoint. */
-  readonly augmentRng;
-  private t: AugmentationPipeline | undefined;
-  private tPrime: AugmentationPipeline | undefined;
-  private local: LocalCropViews | undefined;
+export class ByolExperiment extends SslExperiment<ByolConfig, ByolModelConfig> {
   /** The `model:` section, its seed filled in (the trainer seed when unset). */
-  readonly modelConfig: Required<ByolModelConfig>;
+  declare readonly modelConfig: Required<ByolModelConfig>;
   /** The `optimizer:` section: the named optimizer's class, every default filled in. */
-  readonly optimizerConfig: ByolOptimizerSection;
+  declare readonly optimizerConfig: ByolOptimizerSection;
+  protected override predictorModel: string | undefined = BYOL_MODELS.predictor;
+  protected override supportsLocalCrops = true;
+  protected override supportsMicroBatches = true;
 
   /**
    * `config`: the method's sections (model, augment, optimizer) plus, when used from code,
@@ -56,102 +49,21 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
    * config whose trainer section gives the batch size).
    */
   constructor(config: ByolConfig = {}, init: ByolInit = {}) {
-    const trainer = config.trainer ?? init.config?.root?.trainer;
-    const seed = config.seed ?? init.seed ?? trainer?.seed ?? 0;
-    const pipelines = isPipelines(config.augment) ? config.augment : undefined;
-    const sections =
-      config instanceof ByolSectionsConfig
-        ? config
-        : resolveOptions(ByolSectionsConfig, { model: config.model, augment: pipelines ? undefined : config.augment, optimizer: config.optimizer }, { what: 'ByolExperiment: ' });
-    super({ ...config, model: sections.model, augment: pipelines ?? sections.augment, optimizer: sections.optimizer, trainer: config.trainer ?? trainer }, { seed });
-    this.augmentRng = this.rng.fork();
-    this.modelConfig = { ...sections.model, seed: sections.model.seed ?? seed };
-    this.optimizerConfig = sections.optimizer;
+    super(config, init, ByolSectionsConfig);
   }
 
-  get batchSize(): number | undefined {
-    return this.config.batchSize ?? this.config.trainer?.batchSize;
-  }
-
-  /** The generators a checkpoint holds: the experiment's `rng` and the views' `augmentRng`. */
-  override rngs(): Record<string, Rng> {
-    return { ...super.rngs(), augmentRng: this.augmentRng };
-  }
-
-  /** [H, W, C]: from the config, else from the `train` dataset. */
-  inputShape(): [number, number, number] {
-    const shape = this.config.inputShape ?? this.datasets.get('train')?.imageShape;
-    if (!shape) throw new Error('ByolExperiment: unknown input shape; pass inputShape in the config or register a train dataset (exp.datasets.set("train", ds))');
-    return shape;
-  }
-
-  protected override configureModels(): void {
+  /** The predictor, after the encoder and projector SslExperiment builds. */
+  protected override configureHeads(): void {
     const m = this.modelConfig;
-    const inputShape = this.inputShape();
-    let encoder = this.config.encoder;
-    let featureDim: number;
-    if (encoder) {
-      const out = encoder.outputs[0].shape;
-      if (out.length !== 2 || !out[1]) {
-        throw new Error(`ByolExperiment: the encoder "${encoder.name}" must output [batch, features], got [${out}]; wrap it with wrapBackbone(model, { featureLayer })`);
-      }
-      featureDim = out[1];
-    } else {
-      encoder = createBackbone(m.backbone, { stem: m.stem, width: m.width, inputShape, name: BYOL_MODELS.onlineEncoder, seed: m.seed });
-      featureDim = backboneFeatureDim(m.backbone, m.width);
-    }
-    this.models.set(BYOL_MODELS.onlineEncoder, encoder);
-    this.models.set(
-      BYOL_MODELS.onlineProjector,
-      buildMlpHead({ inputDim: featureDim, hiddenDim: m.projectorHiddenDim, outputDim: m.projectorDim, name: BYOL_MODELS.onlineProjector, seed: m.seed + 1 }),
-    );
     this.models.set(
       BYOL_MODELS.predictor,
       buildMlpHead({ inputDim: m.projectorDim, hiddenDim: m.predictorHiddenDim, outputDim: m.projectorDim, name: BYOL_MODELS.predictor, seed: m.seed + 2 }),
     );
-
-    const aug = this.config.augment;
-    if (isPipelines(aug)) {
-      ({ t: this.t, tPrime: this.tPrime, local: this.local } = aug);
-    } else {
-      // validated in the constructor: a config without augment: has preset auto (by the data's channels)
-      const section = aug as ByolAugmentConfig;
-      if (inputShape[0] !== inputShape[1]) throw new UserError(`ByolExperiment: the augmentation presets expect square images, got ${inputShape[0]}×${inputShape[1]}; set augment.size`);
-      ({ t: this.t, tPrime: this.tPrime, local: this.local } = buildViewPipelines(section, { size: inputShape[0], channels: inputShape[2] }));
-    }
-    if (this.local) checkLocalCropInput(encoder, featureDim, this.local, inputShape[2]);
-  }
-
-  protected override configureOptimizer(): tf.Optimizer {
-    // the section holds the chosen optimizer's keys only (its class), every default filled in
-    const { scaleLr, lr, microBatches, predictorLrMultiplier: predMult, predictorFixedLr, ...own } = this.optimizerConfig;
-    const bs = this.batchSize;
-    if (scaleLr && !bs) throw new UserError('ByolExperiment: optimizer.scaleLr needs the batch size; set batchSize (trainer.batchSize)');
-    this.baseLearningRate = scaleLr ? scaleLrByBatch(lr, bs!) : lr;
-    if (bs !== undefined && microBatches > bs) {
-      throw new UserError(`ByolExperiment: optimizer.microBatches (${microBatches}) is larger than the batch size (${bs}); use at most ${bs}`);
-    }
-    const base = this.baseLearningRate;
-    const predictor = `${BYOL_MODELS.predictor}/`;
-    const lrFor =
-      predMult === 1 && !predictorFixedLr
-        ? undefined
-        : (name: string, scheduled: number) => (name.startsWith(predictor) ? (predictorFixedLr ? base : scheduled) * predMult : scheduled);
-    const opts: OptimizerConfig = { ...own, lr: base };
-    if (lrFor) opts.lrFor = lrFor;
-    return createOptimizer(opts);
   }
 
   /** Online encoder, projector and predictor weights: what the optimizer updates. */
-  override trainableVariables(): tf.Variable[] {
-    return [BYOL_MODELS.onlineEncoder, BYOL_MODELS.onlineProjector, BYOL_MODELS.predictor].flatMap((n) =>
-      this.model(n).trainableWeights.map((w) => w.read() as tf.Variable),
-    );
-  }
-
-  /** The trained encoder (what a user exports and uses elsewhere). */
-  get encoder(): tf.LayersModel {
-    return this.model(BYOL_MODELS.onlineEncoder);
+  protected override trainableModels(): string[] {
+    return [BYOL_MODELS.onlineEncoder, BYOL_MODELS.onlineProjector, BYOL_MODELS.predictor];
   }
 
   /**
@@ -166,32 +78,6 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   /** Local crops per image (`augment.localCrops.count`); 0 without multi-crop. */
   get localCropCount(): number {
     return this.local?.count ?? 0;
-  }
-
-  private model(name: string): tf.LayersModel {
-    const m = this.models.get(name);
-    if (!m) {
-      const hint = name.startsWith('target_')
-        ? ' — register the target-init callback (TargetInitCallback) or a MODEL_INIT hook that creates it'
-        : ' — call setup() or fit() first';
-      throw new Error(`ByolExperiment: no model "${name}"${hint}`);
-    }
-    return m;
-  }
-
-  /** Both views of a batch: [2N, H, W, C] (T's view first). */
-  views(images: tf.Tensor4D): tf.Tensor4D {
-    const [v1, v2] = twoViews(images, this.t!, this.tPrime!, this.augmentRng);
-    return tf.concat([v1, v2], 0);
-  }
-
-  /**
-   * The local crops of a batch (multi-crop): [count·N, size, size, C], crop-major, drawn after
-   * the two global views; undefined without `augment.localCrops`.
-   */
-  localViews(images: tf.Tensor4D): tf.Tensor4D | undefined {
-    if (!this.local) return undefined;
-    return localCropViews(images, this.local.pipeline, this.local.count, this.augmentRng);
   }
 
   trainStep(batch: ImageBatch | tf.Tensor4D): StepLogs {
@@ -282,37 +168,5 @@ export class ByolExperiment extends Experiment<ImageBatch | tf.Tensor4D, ByolCon
   }
 }
 
-/**
- * Multi-crop runs the online encoder on the local crops' smaller side (`apply` skips the
- * functional model's input-shape check; ResNet's convolutions and global average pooling take
- * any side). Checks once, in inference mode on two blank crops (no BN statistics move), that
- * the encoder does and gives features of the usual size, so a bring-your-own encoder with a
- * fixed-size layer (flatten + dense) fails at setup and says why.
- */
-function checkLocalCropInput(encoder: tf.LayersModel, featureDim: number, local: LocalCropViews, channels: number): void {
-  if (!Number.isInteger(local.count) || local.count < 1) throw new UserError(`ByolExperiment: augment.localCrops.count must be an integer >= 1, got ${local.count}`);
-  const size = local.pipeline.config.crop?.size;
-  if (size === undefined) throw new UserError('ByolExperiment: the local-crop pipeline needs a crop op (its output side is the local crop size)');
-  let shape: number[];
-  try {
-    shape = tf.tidy(() => (encoder.apply(tf.zeros([2, size, size, channels]), { training: false }) as tf.Tensor).shape);
-  } catch (err) {
-    throw new UserError(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" does not take ${size}×${size} inputs (${(err as Error).message}); use a fully convolutional encoder or drop localCrops`);
-  }
-  if (shape.length !== 2 || shape[1] !== featureDim) {
-    throw new UserError(`ByolExperiment: augment.localCrops.size = ${size}: the encoder "${encoder.name}" gives [${shape}] for ${size}×${size} inputs, expected [2, ${featureDim}]`);
-  }
-}
-
 /** The second constructor argument a YAML run passes (see MethodInit in @selfsup/core). */
-export interface ByolInit {
-  seed?: number;
-  config?: { root?: { trainer?: { batchSize?: number; seed?: number } } };
-}
-
-type ViewPipelines = { t: AugmentationPipeline; tPrime: AugmentationPipeline; local?: LocalCropViews };
-
-/** Ready view pipelines given from code (`augment: { t, tPrime }`), rather than a section to build them from. */
-function isPipelines(aug: unknown): aug is ViewPipelines {
-  return !!aug && typeof aug === 'object' && (aug as { t?: unknown }).t instanceof AugmentationPipeline;
-}
+export type ByolInit = SslInit;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize, stopGradient } from './normalize';
+import { l2Normalize, stopGradient } from '@selfsup/ssl';
 
 function checkPair(p: tf.Tensor, z: tf.Tensor, fn: string): void {
   if (p.rank !== 2 || z.rank !== 2 || p.shape[0] !== z.shape[0] || p.shape[1] !== z.shape[1]) {

@@ -1,3 +1,3 @@
 export { byolRegressionLoss, multiCropByolLoss, symmetricByolLoss } from './byol-loss';
-export { zStd } from './z-std';
-export { l2Normalize, stopGradient } from './normalize';
+// moved to @selfsup/ssl (shared by every method); still exported from @selfsup/byol
+export { zStd, l2Normalize, stopGradient } from '@selfsup/ssl';

@@ -1,0 +1,2 @@
+export { zStd } from './z-std';
+export { l2Normalize, stopGradient } from './normalize';
