@@ -121,9 +121,9 @@ describe('selfsup CLI end to end', () => {
     expect(badValue.code).toBe(2);
     expect(badValue.err).toMatch(/model\.width = -1/);
 
-    const unknownMethod = selfsup(['train', tiny, '--set', 'method=simclr', '--out', out]);
+    const unknownMethod = selfsup(['train', tiny, '--set', 'method=swav', '--out', out]);
     expect(unknownMethod.code).toBe(2);
-    expect(unknownMethod.err).toMatch(/unknown method "simclr"; registered methods: .*byol/);
+    expect(unknownMethod.err).toMatch(/unknown method "swav"; registered methods: .*byol/);
 
     const badFlag = selfsup(['train', tiny, '--epochs', '3']);
     expect(badFlag.code).toBe(2);

@@ -250,7 +250,8 @@ describe('SimSiam', () => {
     const run = createRun(resolved);
     try {
       expect(run.experiment).toBeInstanceOf(SimSiamExperiment);
-      expect(run.experiment.config).toMatchObject({ batchSize: 64, model: { width: 0.0625 } });
+      expect((run.experiment as SimSiamExperiment).batchSize).toBe(64);
+      expect(run.experiment.config).toMatchObject({ model: { width: 0.0625 } });
       expect(run.callbacks).toHaveLength(0); // no target network, so no target-init / ema
     } finally {
       await run.dispose();
@@ -260,7 +261,7 @@ describe('SimSiam', () => {
   it('trains without a target network; the loss stays in [−1, 1]', async () => {
     const probe = tensorProbe();
     const { exp, losses, history } = await simsiam({ steps: 4, limit: 64, batchSize: 16, backend: 'wasm', callbacks: [probe.callback] });
-    expect([...exp.models.keys()].sort()).toEqual(['encoder', 'predictor', 'projector']);
+    expect([...exp.models.keys()].sort()).toEqual(['online_encoder', 'online_predictor', 'online_projector']);
     expect(losses).toHaveLength(4);
     for (const l of losses) {
       expect(l).toBeGreaterThanOrEqual(-1);

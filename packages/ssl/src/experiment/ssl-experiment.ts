@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Experiment, resolveOptions, UserError, type ConfigClass, type ImageBatch, type Rng, type StepLogs } from '@selfsup/core';
+import { Experiment, resolveOptions, UserError, type ConfigClass, type ImageBatch, type MethodRunInfo, type Rng, type StepLogs } from '@selfsup/core';
 import { AugmentationPipeline, buildViewPipelines, localCropViews, twoViews, type AugmentSectionConfig, type LocalCropViews } from '../augment';
 import { backboneFeatureDim, buildMlpHead, createBackbone } from '../models';
 import { createOptimizer, scaleLrByBatch, type OptimizerConfig, type SlotOptimizer } from '../optim';
@@ -34,6 +34,8 @@ export interface SslExperimentConfig<M extends SslModelShape = SslModelShape> {
   augment?: Partial<SslAugmentConfig> | AugmentSectionConfig | ViewPipelines;
   /** Partial: the keys not given get the named optimizer's defaults (see SslOptimizerConfig). */
   optimizer?: SslOptimizerOptions;
+  /** The method's `loss:` section (its hyperparameters), for methods whose sections class has one. */
+  loss?: object;
   /** [H, W, C] of the input; default: the `train` dataset's image shape. */
   inputShape?: [number, number, number];
   batchSize?: number;
@@ -69,6 +71,8 @@ export abstract class SslExperiment<C extends SslExperimentConfig<M>, M extends 
   readonly modelConfig: M & { seed: number };
   /** The `optimizer:` section: the named optimizer's class, every default filled in. */
   readonly optimizerConfig: SslOptimizerSection;
+  /** Every validated section, the method's own ones (`loss:`) included. */
+  readonly sections: SslSections<M>;
   /** Prefix (`<model>/`) of the predictor's weights that `optimizer.predictorLrMultiplier` scales; undefined: no predictor. */
   protected predictorModel: string | undefined = undefined;
   /** Whether the method's loss takes `augment.localCrops` (multi-crop) and `optimizer.microBatches` > 1. */
@@ -87,15 +91,21 @@ export abstract class SslExperiment<C extends SslExperimentConfig<M>, M extends 
     const sections =
       config instanceof sectionsClass
         ? (config as unknown as SslSections<M>)
-        : resolveOptions(sectionsClass, { model: config.model, augment: pipelines ? undefined : config.augment, optimizer: config.optimizer }, { what: `${new.target.name}: ` });
+        : resolveOptions(sectionsClass, { model: config.model, augment: pipelines ? undefined : config.augment, optimizer: config.optimizer, loss: config.loss }, { what: `${new.target.name}: ` });
     super({ ...config, model: sections.model, augment: pipelines ?? sections.augment, optimizer: sections.optimizer, trainer: config.trainer ?? trainer }, { seed });
     this.augmentRng = this.rng.fork();
     this.modelConfig = { ...sections.model, seed: sections.model.seed ?? seed };
     this.optimizerConfig = sections.optimizer;
+    this.sections = sections;
   }
 
   get batchSize(): number | undefined {
     return this.config.batchSize ?? this.config.trainer?.batchSize;
+  }
+
+  /** What lr-schedule and the progress bar read from `exp.run`: the batch size and, once the optimizer is built, the base LR. */
+  protected override runContextInfo(): MethodRunInfo {
+    return { ...super.runContextInfo(), batchSize: this.batchSize, baseLearningRate: this.optimizer ? this.baseLearningRate : undefined };
   }
 
   /** The generators a checkpoint holds: the experiment's `rng` and the views' `augmentRng`. */
@@ -267,4 +277,10 @@ export function checkLocalCropInput(what: string, encoder: tf.LayersModel, featu
 /** Ready view pipelines given from code (`augment: { t, tPrime }`), rather than a section to build them from. */
 export function isViewPipelines(aug: unknown): aug is ViewPipelines {
   return !!aug && typeof aug === 'object' && (aug as { t?: unknown }).t instanceof AugmentationPipeline;
+}
+
+/** [view 1; view 2] rows of a two-view batch (2N rows) → the N rows of each view. */
+export function splitViews<T extends tf.Tensor>(x: T, n: number): [T, T] {
+  if (x.shape[0] !== 2 * n) throw new Error(`splitViews: expected ${2 * n} rows (two views of ${n}), got ${x.shape[0]}`);
+  return tf.split(x, [n, n], 0) as [T, T];
 }

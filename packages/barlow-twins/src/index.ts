@@ -1,0 +1,3 @@
+import 'reflect-metadata';
+export * from './loss';
+export * from './barlow-twins-experiment';
