@@ -15,6 +15,7 @@ import {
   onExperimentStart,
   plugins,
   readCheckpointMeta,
+  type MethodRunInfo,
   type StepLogs,
 } from '@selfsup/core';
 import { CheckpointCallback, CheckpointOptions, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '../src';
@@ -61,6 +62,9 @@ class Toy extends Experiment<tf.Tensor2D, undefined> {
   }
   protected override configureOptimizer(): tf.Optimizer {
     return tf.train.momentum(this.baseLearningRate, 0.9);
+  }
+  protected override runContextInfo(): MethodRunInfo {
+    return { baseLearningRate: this.baseLearningRate };
   }
   override trainableVariables(): tf.Variable[] {
     return ['online_encoder', 'online_projector'].flatMap((n) => this.models.get(n)!.trainableWeights.map((w) => w.read() as tf.Variable));

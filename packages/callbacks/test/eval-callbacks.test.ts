@@ -212,7 +212,7 @@ describe('EmbeddingPlotCallback', () => {
     await expect(exp.fit([0], { epochs: 1, callbacks: [new EmbeddingPlotCallback({ png: false })] })).rejects.toThrow(
       'callback "embedding-plot": no output folder; set the callback\'s `dir` option',
     );
-    (exp as unknown as { runDir: { dir: string } }).runDir = { dir: path.join(tmp, 'run') };
+    exp.runDir = path.join(tmp, 'run');
     await exp.fit([0], { epochs: 1, callbacks: [new EmbeddingPlotCallback({ png: false, prefix: 'pca' })] });
     expect(fs.readdirSync(path.join(tmp, 'run', 'plots'))).toEqual(['pca-epoch-1.svg']);
     exp.dispose();

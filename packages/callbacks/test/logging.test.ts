@@ -13,6 +13,7 @@ import {
   readJsonl,
   readMetricsCsv,
   type Callback,
+  type MethodRunInfo,
   type StepLogs,
 } from '@selfsup/core';
 import {
@@ -67,6 +68,11 @@ class Toy extends Experiment<tf.Tensor2D, ToyConfig> {
 
   protected override configureOptimizer(): tf.Optimizer {
     return tf.train.sgd(0.05);
+  }
+
+  /** The progress bar's img/s and "batch size" come from here (exp.run.batchSize). */
+  protected override runContextInfo(): MethodRunInfo {
+    return { batchSize: this.config.trainer?.batchSize };
   }
 
   trainStep(x: tf.Tensor2D): StepLogs {

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { CallbackOrder, Experiment, onBatchEnd, onExperimentStart, type StepLogs } from '@selfsup/core';
+import { CallbackOrder, Experiment, onBatchEnd, onExperimentStart, type MethodRunInfo, type StepLogs } from '@selfsup/core';
 import { CollapseMonitorCallback, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '../src';
 import { useBackend } from '../../../test/helpers/backend';
 
@@ -25,6 +25,9 @@ class Toy extends Experiment<tf.Tensor2D, undefined> {
   }
   protected override configureOptimizer(): tf.Optimizer {
     return tf.train.sgd(this.baseLearningRate);
+  }
+  protected override runContextInfo(): MethodRunInfo {
+    return { baseLearningRate: this.baseLearningRate };
   }
   override trainableVariables(): tf.Variable[] {
     return ['online_encoder', 'online_projector'].flatMap((n) => this.models.get(n)!.trainableWeights.map((w) => w.read() as tf.Variable));
@@ -207,6 +210,38 @@ describe('lr-schedule', () => {
     expect(seen).toHaveLength(6);
     seen.forEach((v, i) => expect(v).toBeCloseTo(want[i], 10));
     exp.dispose();
+  });
+
+  it('peaks at the base LR the method reports in the run context, else at the optimizer LR', async () => {
+    const constantLr = async (exp: Toy) => {
+      const seen: number[] = [];
+      exp.addCallback(
+        onExperimentStart({ name: 'patch', order: CallbackOrder.MODEL_INIT })((e) => {
+          (e.optimizer as unknown as { setLearningRate: (lr: number) => void }).setLearningRate = (lr: number) => seen.push(lr);
+        }),
+        new LrSchedulerCallback({ schedule: 'constant' }),
+      );
+      await exp.fit(data(1), { epochs: 1 });
+      exp.dispose();
+      return seen;
+    };
+    // the method's runContextInfo (0.35), not the optimizer's 0.2, and not a field that is merely there
+    class Reporting extends Toy {
+      protected override runContextInfo(): MethodRunInfo {
+        return { baseLearningRate: 0.35 };
+      }
+    }
+    expect(await constantLr(new Reporting(undefined))).toEqual([0.35]);
+    class Silent extends Toy {
+      override baseLearningRate = 0.9; // not reported: lr-schedule does not probe fields
+      protected override configureOptimizer(): tf.Optimizer {
+        return tf.train.sgd(0.2);
+      }
+      protected override runContextInfo(): MethodRunInfo {
+        return {};
+      }
+    }
+    expect(await constantLr(new Silent(undefined))).toEqual([0.2]);
   });
 
   it('refuses an optimizer it cannot schedule', async () => {

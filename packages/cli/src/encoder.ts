@@ -203,7 +203,8 @@ async function encoderFromCheckpoint(resolved: ResolvedConfig, dir: string, want
 
 /** The model a run exports as "the encoder": the method's `encoder` getter, else `online_encoder` or `encoder`. */
 export function pickEncoder(exp: Experiment<unknown, unknown>): tf.LayersModel {
-  const own = (exp as unknown as { encoder?: tf.LayersModel }).encoder;
+  // a getter of the method's (SslExperiment's), declared on its class, not on Experiment
+  const own = 'encoder' in exp ? (exp.encoder as tf.LayersModel | undefined) : undefined;
   const m = own ?? exp.models.get('online_encoder') ?? exp.models.get('encoder');
   if (!m) throw new Error(`cannot tell which model is the encoder (models: ${[...exp.models.keys()].join(', ')}); name it "encoder" or give the experiment an "encoder" getter`);
   return m;

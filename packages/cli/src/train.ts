@@ -114,8 +114,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       throw resolved.errorAt('export.encoder', 'target', `method "${resolved.method.name}" has no target encoder (no targetEncoder getter, no target-init callback); use online or best`);
     }
 
-    // the checkpoint records the resolved config with the weights
-    (exp as unknown as { resolvedConfig: ResolvedConfig }).resolvedConfig = resolved;
+    // the run context carries it (exp.run.resolvedConfig); the checkpoint records it with the weights
+    exp.resolvedConfig = resolved;
     exp.datasets.set('train', data.train);
     if (data.val) exp.datasets.set('val', data.val);
     // models and optimizer: what they reject in the config fails here, before the run directory

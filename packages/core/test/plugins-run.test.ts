@@ -33,7 +33,7 @@ describe('createRun / withRun', () => {
       expect({ ...every.opts }).toEqual({ every: 2, mode: 'min' });
 
       const fit = run.fitOptions();
-      expect(fit).toEqual({ epochs: 2, stepsPerEpoch: 3, maxSteps: undefined, logEvery: 10, callbacks: run.callbacks });
+      expect(fit).toEqual({ epochs: 2, stepsPerEpoch: 3, maxSteps: undefined, logEvery: 10, batchSize: 128, callbacks: run.callbacks });
     } finally {
       await run.dispose();
     }

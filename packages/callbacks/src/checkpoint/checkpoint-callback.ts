@@ -39,14 +39,6 @@ export interface CheckpointInit extends CallbackInit {
   log?: (message: string) => void;
 }
 
-/** The run directory of an experiment that has one (`runDir` as a path or `{ dir }`). */
-function runDirOf(exp: AnyExperiment): string | undefined {
-  const rd = (exp as unknown as { runDir?: unknown }).runDir;
-  if (typeof rd === 'string' && rd) return rd;
-  if (rd && typeof rd === 'object' && typeof (rd as { dir?: unknown }).dir === 'string') return (rd as { dir: string }).dir;
-  return undefined;
-}
-
 const LOSS_KEY = /loss$/i;
 
 /**
@@ -105,7 +97,7 @@ export class CheckpointCallback extends Callback {
 
   private resolveDir(exp: AnyExperiment): string {
     if (this.options.dir !== undefined) return path.resolve(this.options.dir);
-    const rd = runDirOf(exp);
+    const rd = exp.run.runDir;
     if (rd !== undefined) return path.join(rd, 'checkpoints');
     throw new Error(`callback "${this.name}": no checkpoint folder; set the callback's \`dir\` option (e.g. dir: runs/my-run/checkpoints)`);
   }
@@ -188,7 +180,8 @@ export class CheckpointCallback extends Callback {
   override async onExperimentEnd(exp: AnyExperiment): Promise<void> {
     if (this.poisoned || !this.options.saveLast || this.dir === undefined) return;
     const st = exp.state;
-    const stopped = st.stopTraining || (exp.maxSteps !== undefined && st.globalStep >= exp.maxSteps);
+    const cap = exp.run.maxSteps;
+    const stopped = st.stopTraining || (cap !== undefined && st.globalStep >= cap);
     // without a stop, the run either finished (epochEnd wrote last/) or failed (keep the last good one)
     if (!stopped || st.globalStep === this.lastWrittenStep) return;
     await this.write(exp, { extra: { monitor: this.options.monitor, mode: this.options.mode, value: null, epoch: st.epoch } }, (dirs) => dirs.push('last'));

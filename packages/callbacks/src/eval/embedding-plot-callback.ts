@@ -91,14 +91,6 @@ function totalVariance(data: Float32Array, n: number, d: number): number {
   return total;
 }
 
-/** The run directory of an experiment that has one (`runDir` as a path or `{ dir }`). */
-function runDirOf(exp: AnyExperiment): string | undefined {
-  const rd = (exp as unknown as { runDir?: unknown }).runDir;
-  if (typeof rd === 'string' && rd) return rd;
-  if (rd && typeof rd === 'object' && typeof (rd as { dir?: unknown }).dir === 'string') return (rd as { dir: string }).dir;
-  return undefined;
-}
-
 /**
  * Embedding plot at epoch end (every N epochs and at the last one). Runs in LOGGING order,
  * after evaluation and checkpointing: a failed plot write never costs a checkpoint.
@@ -118,7 +110,7 @@ export class EmbeddingPlotCallback extends FeatureEvalCallback<EmbeddingPlotOpti
 
   private outDir(exp: AnyExperiment): string {
     if (this.options.dir !== undefined) return path.resolve(this.options.dir);
-    const rd = runDirOf(exp);
+    const rd = exp.run.runDir;
     if (rd !== undefined) return path.join(rd, 'plots');
     throw new Error(`callback "${this.name}": no output folder; set the callback's \`dir\` option (e.g. dir: runs/plots)`);
   }

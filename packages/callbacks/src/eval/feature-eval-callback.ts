@@ -65,10 +65,11 @@ export abstract class FeatureEvalCallback<O extends FeatureEvalOptions> extends 
   /** True at every `every`-th epoch, at the planned last one, and when the run is about to stop. */
   protected shouldRun(exp: AnyExperiment): boolean {
     const st = exp.state;
+    const run = exp.run;
     if ((st.epoch + 1) % this.options.every === 0) return true;
-    if (st.epoch >= st.epochs - 1) return true;
+    if (st.epoch >= run.epochs - 1) return true;
     if (st.stopTraining) return true;
-    const total = st.totalSteps;
+    const total = run.totalSteps;
     return total !== undefined && st.globalStep >= total;
   }
 

@@ -12,4 +12,4 @@ export {
   type ProgressLine,
 } from './progress-format';
 export { summarizeConfig, describeError, type SummaryLimits } from './summary';
-export { resolveOutputDir, runDirOf, type LoggingExperiment } from './output-dir';
+export { resolveOutputDir, type LoggingExperiment } from './output-dir';

@@ -133,9 +133,9 @@ export class MetricsLoggerCallback extends Callback {
       backend: tf.engine().backendName ?? null,
       epoch: st.epoch,
       step: st.globalStep,
-      epochs: st.epochs,
-      stepsPerEpoch: st.stepsPerEpoch ?? null,
-      totalSteps: st.totalSteps ?? null,
+      epochs: exp.run.epochs,
+      stepsPerEpoch: exp.run.stepsPerEpoch ?? null,
+      totalSteps: exp.run.totalSteps ?? null,
       callbacks: exp.callbacks.map((c) => c.name),
       config: summarizeConfig(exp.config) ?? null,
     });

@@ -22,13 +22,9 @@ export class EventSubscriptions {
         throw new Error(`callback "${name}" failed handling the ${event} event: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     };
-    // eventemitter3's listener type is a conditional over the map; the wrapper matches it.
-    const emitter = exp.events as unknown as {
-      on(e: E, l: typeof listener): void;
-      off(e: E, l: typeof listener): void;
-    };
-    emitter.on(event, listener);
-    this.offs.push(() => emitter.off(event, listener));
+    const events = exp.events;
+    events.on(event, listener);
+    this.offs.push(() => events.off(event, listener));
   }
 
   get active(): boolean {

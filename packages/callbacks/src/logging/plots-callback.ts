@@ -7,7 +7,7 @@ import { resolveCallbackOptions } from '../eval/options';
 import { MetricHistory, metricChart, plotFileStem } from './metric-series';
 import { METRICS_JSONL } from './metrics-logger';
 import { EventSubscriptions } from './observer';
-import { resolveOutputDir, runDirOf, type LoggingExperiment } from './output-dir';
+import { resolveOutputDir, type LoggingExperiment } from './output-dir';
 
 export class PlotsOptions {
   /** Output folder. Default: `<runDir>/plots`. */
@@ -74,7 +74,7 @@ export class PlotsCallback extends Callback {
     this.dir = undefined;
     this.dir = resolveOutputDir(exp, this.options.dir, this.name, 'plots');
     await fsp.mkdir(this.dir, { recursive: true });
-    const rd = runDirOf(exp);
+    const rd = exp.run.runDir;
     const earlier = rd === undefined ? undefined : path.join(rd, METRICS_JSONL);
     if (earlier !== undefined && exp.state.globalStep > 0 && fs.existsSync(earlier)) {
       this.history.loadRows(readJsonl(earlier), exp.state.globalStep);

@@ -6,7 +6,7 @@ import type { LoggingExperiment } from './output-dir';
 import { formatBar, formatDuration, formatEpochSummary, formatProgressLine } from './progress-format';
 
 export class ProgressBarOptions {
-  /** Images per step, for img/s. Default: the experiment's `batchSize`, else `config.trainer.batchSize` / `config.batchSize`; without one, steps/s. */
+  /** Images per step, for img/s. Default: the run's (`exp.run.batchSize`: fit's batchSize, else the method's); without one, steps/s. */
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -81,16 +81,16 @@ export class ProgressBarCallback extends Callback {
   override onExperimentStart(exp: LoggingExperiment): void {
     this.subs.clear();
     this.tty = this.options.tty ?? this.stream.isTTY === true;
-    this.batchSize = this.options.batchSize ?? batchSizeOf(exp);
+    this.batchSize = this.options.batchSize ?? exp.run.batchSize;
     this.pending = false;
     this.observedStepsPerEpoch = undefined;
     const st = exp.state;
     const t = this.now();
     this.fitStart = { t, step: st.globalStep };
     this.rateRef = { t, step: st.globalStep };
-    const total = st.totalSteps;
+    const { epochs, totalSteps: total } = exp.run;
     this.line(
-      `training ${exp.constructor.name}: ${st.epochs} epoch${st.epochs === 1 ? '' : 's'}` +
+      `training ${exp.constructor.name}: ${epochs} epoch${epochs === 1 ? '' : 's'}` +
         (total !== undefined ? `, ${total} steps` : '') +
         (this.batchSize !== undefined ? `, batch size ${this.batchSize}` : '') +
         (st.globalStep > 0 ? `, resuming at step ${st.globalStep} (epoch ${st.epoch + 1})` : ''),
@@ -118,10 +118,11 @@ export class ProgressBarCallback extends Callback {
     const stepsPerSec = dt > 0 && dSteps > 0 ? dSteps / dt : undefined;
     this.rateRef = { t, step: e.step };
 
-    let total = st.totalSteps;
+    const run = exp.run;
+    let total = run.totalSteps;
     let estimated = false;
     if (total === undefined && this.observedStepsPerEpoch !== undefined) {
-      total = st.epochs * this.observedStepsPerEpoch;
+      total = run.epochs * this.observedStepsPerEpoch;
       estimated = true;
     }
     const done = e.step - this.fitStart.step;
@@ -132,7 +133,7 @@ export class ProgressBarCallback extends Callback {
       total,
       estimated,
       epoch: e.epoch,
-      epochs: st.epochs,
+      epochs: run.epochs,
       loss: e.values.loss,
       rate: stepsPerSec === undefined ? undefined : stepsPerSec * (this.batchSize ?? 1),
       rateUnit: this.batchSize === undefined ? 'steps/s' : 'img/s',
@@ -148,18 +149,18 @@ export class ProgressBarCallback extends Callback {
 
   private onEpochEndEvent(exp: LoggingExperiment, e: ExperimentEvents['epochEnd'][0]): void {
     const st = exp.state;
-    if (this.epochFromStart && this.observedStepsPerEpoch === undefined && st.stepsPerEpoch === undefined) {
+    if (this.epochFromStart && this.observedStepsPerEpoch === undefined && exp.run.stepsPerEpoch === undefined) {
       // an epoch that ran from its first batch tells how long an epoch is
       this.observedStepsPerEpoch = st.globalStep - this.epochStartStep;
     }
-    this.line(formatEpochSummary(e.epoch, st.epochs, this.now() - this.epochStartTime, st.globalStep, e.metrics));
+    this.line(formatEpochSummary(e.epoch, exp.run.epochs, this.now() - this.epochStartTime, st.globalStep, e.metrics));
   }
 
   private onEnd(exp: LoggingExperiment, e: ExperimentEvents['experimentEnd'][0]): void {
     this.subs.clear();
     const st = exp.state;
     const took = formatDuration(this.now() - this.fitStart.t);
-    const where = `step ${st.globalStep} (epoch ${st.epoch + 1}/${st.epochs})`;
+    const where = `step ${st.globalStep} (epoch ${st.epoch + 1}/${exp.run.epochs})`;
     if (e.error !== undefined) {
       const msg = e.error instanceof Error ? e.error.message : String(e.error);
       this.line(`failed at ${where} after ${took}: ${msg}`);
@@ -186,12 +187,4 @@ export class ProgressBarCallback extends Callback {
     }
     this.stream.write(`${text}\n`);
   }
-}
-
-/** The batch size the experiment or its config declares, if any. */
-function batchSizeOf(exp: LoggingExperiment): number | undefined {
-  const cfg = exp.config as { trainer?: { batchSize?: unknown }; batchSize?: unknown } | undefined;
-  const candidates = [(exp as unknown as { batchSize?: unknown }).batchSize, cfg?.trainer?.batchSize, cfg?.batchSize];
-  for (const c of candidates) if (typeof c === 'number' && Number.isInteger(c) && c > 0) return c;
-  return undefined;
 }

@@ -65,7 +65,7 @@ export class EmaUpdateCallback extends Callback {
 
   override onExperimentStart(exp: Experiment<unknown, unknown>): void {
     if (this.schedule === 'cosine') {
-      const total = exp.state.totalSteps;
+      const total = exp.run.totalSteps;
       if (!total) {
         throw new Error(
           'ema: the cosine τ schedule needs the total number of steps; give fit() stepsPerEpoch or maxSteps (trainer.stepsPerEpoch / trainer.maxSteps), or use schedule: constant',

@@ -1,9 +1,10 @@
 import { IsIn, IsInt, IsNumber, IsOptional, Min } from 'class-validator';
+import type * as tf from '@tensorflow/tfjs';
 import { Callback, CallbackOrder, cosineWithWarmupFactorLr, registerCallback, warmupCosineLr, type Experiment } from '@selfsup/core';
 import { resolveCallbackOptions } from '../eval/options';
 
 export class LrScheduleOptions {
-  /** Peak LR; unset: the experiment's `baseLearningRate` (batch-scaled), else the optimizer's LR at start. */
+  /** Peak LR; unset: the run's `baseLearningRate` (`exp.run`, from the method: batch-scaled), else the optimizer's LR at start. */
   @IsOptional()
   @IsNumber()
   @Min(0)
@@ -34,12 +35,23 @@ export class LrScheduleOptions {
   schedule: 'warmup-cosine' | 'cosine' | 'constant' = 'warmup-cosine';
 }
 
+/** An optimizer whose learning rate can be set between steps (@selfsup/ssl's); tfjs's keep theirs in `learningRate`. */
 interface SchedulableOptimizer {
   setLearningRate(lr: number): void;
+  readonly learningRate?: unknown;
 }
 
-function schedulable(opt: unknown): opt is SchedulableOptimizer {
-  return !!opt && typeof (opt as SchedulableOptimizer).setLearningRate === 'function';
+function schedulable(opt: tf.Optimizer | undefined): opt is tf.Optimizer & SchedulableOptimizer {
+  return !!opt && 'setLearningRate' in opt && typeof opt.setLearningRate === 'function';
+}
+
+/** The experiment's optimizer, when it can be scheduled; else an error that says what to use. */
+function schedulableOptimizer(exp: Experiment<unknown, unknown>): tf.Optimizer & SchedulableOptimizer {
+  const opt = exp.optimizer;
+  if (!schedulable(opt)) {
+    throw new Error(`lr-schedule: the optimizer (${opt ? opt.constructor.name : 'none'}) has no setLearningRate(lr); use one of @selfsup/byol's optimizers or remove lr-schedule`);
+  }
+  return opt;
 }
 
 /** Linear warm-up then cosine decay of the learning rate, set before every step; logs `lr`. */
@@ -60,23 +72,21 @@ export class LrSchedulerCallback extends Callback {
   }
 
   override onExperimentStart(exp: Experiment<unknown, unknown>): void {
-    const opt = exp.optimizer;
-    if (!schedulable(opt)) {
-      throw new Error(`lr-schedule: the optimizer (${opt ? opt.constructor.name : 'none'}) has no setLearningRate(lr); use one of @selfsup/byol's optimizers or remove lr-schedule`);
-    }
+    const opt = schedulableOptimizer(exp);
+    const run = exp.run;
     if (this.baseLr === undefined) {
-      const fromExp = (exp as unknown as { baseLearningRate?: number }).baseLearningRate;
-      const fromOpt = (opt as unknown as { learningRate?: number }).learningRate;
-      this.baseLr = fromExp ?? fromOpt;
-      if (typeof this.baseLr !== 'number') throw new Error('lr-schedule: cannot tell the base learning rate; set the baseLr option');
+      const fromOpt = opt.learningRate;
+      const base = run.baseLearningRate ?? (typeof fromOpt === 'number' ? fromOpt : undefined);
+      if (base === undefined) throw new Error('lr-schedule: cannot tell the base learning rate; set the baseLr option');
+      this.baseLr = base;
     }
-    const total = exp.state.totalSteps;
+    const total = run.totalSteps;
     const schedule = this.opts.schedule;
     if (schedule !== 'constant' && !total) {
       throw new Error(`lr-schedule: ${schedule} needs the total number of steps; give fit() stepsPerEpoch or maxSteps (trainer.stepsPerEpoch / trainer.maxSteps), or use schedule: constant`);
     }
     this.totalSteps = total ?? 0;
-    const perEpoch = exp.state.stepsPerEpoch ?? 0;
+    const perEpoch = run.stepsPerEpoch ?? 0;
     const warm = this.opts.warmupSteps ?? Math.round(this.opts.warmupEpochs * perEpoch);
     this.warmupSteps = Math.min(warm, this.totalSteps);
   }
@@ -95,7 +105,7 @@ export class LrSchedulerCallback extends Callback {
 
   override onBatchStart(exp: Experiment<unknown, unknown>): void {
     this.current = this.lrAt(exp.state.globalStep);
-    (exp.optimizer as unknown as SchedulableOptimizer).setLearningRate(this.current);
+    schedulableOptimizer(exp).setLearningRate(this.current);
   }
 
   override onBatchEnd(exp: Experiment<unknown, unknown>): void {

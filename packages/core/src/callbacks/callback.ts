@@ -3,7 +3,12 @@ import type { Rng } from '../util/rng';
 import { CallbackOrder } from './order';
 import { registeredCallbackInfo } from './metadata';
 
-/** What every hook receives: the running experiment (read `exp.state` for counters and logs). */
+/**
+ * What every hook receives: the running experiment. Read `exp.run` for what the fit runs with
+ * (a frozen RunContext: runDir, epochs, stepsPerEpoch, totalSteps, maxSteps, logEvery,
+ * batchSize, baseLearningRate, resolvedConfig — the same object in every hook of one fit)
+ * and `exp.state` for what moves (epoch, step, the step's logs, the epoch's metrics).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type HookFn = (exp: Experiment<any, any>) => void | Promise<void>;
 
@@ -20,6 +25,18 @@ export interface CallbackInit {
  * Base class of every callback. Override the `on*` methods you need (use `override`, so a
  * misspelled hook is a compile error), or decorate any method with `@onEpochEnd(order)` etc.
  * Callbacks borrow the experiment's tensors during a hook and never keep them.
+ *
+ * A hook gets the experiment; what the fit runs with is `exp.run` (see RunContext), available
+ * from the first experimentStart hook on and frozen for the fit:
+ *
+ * ```ts
+ * override onExperimentStart(exp: Experiment) {
+ *   const { runDir, totalSteps, batchSize, baseLearningRate } = exp.run;
+ * }
+ * ```
+ *
+ * The method's numbers (batch size, base learning rate) come from its `runContextInfo()`;
+ * `runDir` and `resolvedConfig` from the experiment's fields of those names, as set before fit.
  */
 export abstract class Callback {
   name: string;

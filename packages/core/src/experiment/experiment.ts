@@ -11,6 +11,8 @@ import { LazyLogs, MetricAccumulator, type StepLogs } from './logs';
 import type { LoopStateDict, SnapshotCounters, SnapshotMeta } from './checkpoint/format';
 import { readCheckpointMeta, resolveCheckpointDir, restoreCheckpoint } from './checkpoint/io';
 import type { RestoreOptions } from './checkpoint/restore';
+import { createRunContext, type MethodRunInfo, type RunContext } from './run-context';
+import type { ResolvedConfig } from '../config/resolve';
 
 /** A batch source: iterables, a tfjs Dataset, or a factory called once per epoch. */
 export type DataSource<B> =
@@ -30,6 +32,12 @@ export interface FitOptions<B> {
   maxSteps?: number;
   /** Read the step's numbers and emit a `log` event every N steps (default 10; 0 = never). */
   logEvery?: number;
+  /**
+   * Images per step, as the data source batches them. fit does not batch; it hands this to
+   * the callbacks (`exp.run.batchSize`: img/s, LR scaling). Default: the method's
+   * (`runContextInfo().batchSize`).
+   */
+  batchSize?: number;
   /** Extra callbacks for this fit, after the ones given with `addCallback`. */
   callbacks?: Callback[];
   /**
@@ -125,12 +133,9 @@ export class ExperimentState<C = unknown> {
     return this.exp.rng;
   }
 
-  /** Total optimizer steps planned, when knowable (epochs × stepsPerEpoch, capped by maxSteps). */
+  /** Total optimizer steps planned, when knowable (epochs × stepsPerEpoch, capped by maxSteps): `exp.run.totalSteps`. */
   get totalSteps(): number | undefined {
-    const perEpoch = this.stepsPerEpoch === undefined ? undefined : this.epochs * this.stepsPerEpoch;
-    const cap = this.exp.maxSteps;
-    if (perEpoch === undefined) return cap;
-    return cap === undefined ? perEpoch : Math.min(perEpoch, cap);
+    return this.exp.run.totalSteps;
   }
 }
 
@@ -148,8 +153,16 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   readonly events = new EventEmitter<ExperimentEvents>();
   readonly state: ExperimentState<C>;
   readonly models = new Map<string, tf.LayersModel>();
-  /** The run directory (`runs/<name>/version_<N>`) when run by the CLI; callbacks write there by default. */
+  /**
+   * The run directory (`runs/<name>/version_<N>`) when run by the CLI; callbacks write there by
+   * default. Set it before fit: hooks read it as `exp.run.runDir`, fixed for the fit.
+   */
   runDir: string | undefined = undefined;
+  /**
+   * The validated config of a YAML run (`selfsup train` sets it before fit): hooks read it as
+   * `exp.run.resolvedConfig`, and checkpoints record it (`toPlain()`) instead of `config`.
+   */
+  resolvedConfig: ResolvedConfig | undefined = undefined;
   /** Datasets by role ('train', 'val', ...) for callbacks that evaluate (kNN, linear probe). */
   readonly datasets = new Map<string, ImageDataset>();
   optimizer: tf.Optimizer | undefined = undefined;
@@ -157,8 +170,13 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   history = new History();
   /** The checkpoint the current (or last) fit resumed from, once restored; undefined when it started afresh. */
   resumedFrom: { dir: string; meta: SnapshotMeta } | undefined = undefined;
-  /** @internal */
+  /** @internal fit's `maxSteps`, kept for the run context; read `exp.run.maxSteps`. */
   maxSteps: number | undefined = undefined;
+  /** fit's logEvery and batchSize, kept for the run context (see `run`). */
+  private fitLogEvery = 10;
+  private fitBatchSize: number | undefined = undefined;
+  /** The context of the running fit: built once the models and optimizer exist, dropped when fit returns. */
+  private fitContext: RunContext | undefined = undefined;
   private readonly ownCallbacks: Callback[] = [];
   private runner: CallbackRunner | undefined = undefined;
   private setupDone = false;
@@ -186,6 +204,41 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   /** Return the optimizer (called once, after configureModels). */
   protected configureOptimizer(): tf.Optimizer | undefined {
     return undefined;
+  }
+
+  /**
+   * What the method tells its run's callbacks through `exp.run` (batch size, base learning
+   * rate: what `lr-schedule` and the progress bar read). Called once per fit, after
+   * `configureModels` and `configureOptimizer`; nothing by default. A method that scales its
+   * learning rate returns it: `return { ...super.runContextInfo(), baseLearningRate: this.lr }`.
+   */
+  protected runContextInfo(): MethodRunInfo {
+    return {};
+  }
+
+  /**
+   * The run context (frozen): the fit's arguments (epochs, stepsPerEpoch, maxSteps, totalSteps,
+   * logEvery, batchSize), `runDir`, `resolvedConfig` and what the method reports through
+   * `runContextInfo()` (batchSize, baseLearningRate). During a fit — from before the first
+   * experimentStart hook until fit returns — the one built at its start, the same object in
+   * every hook. Outside a fit, a new one from the experiment's current fields (the last fit's
+   * arguments, `state.epochs` / `state.stepsPerEpoch` as set), for a hook run by hand.
+   */
+  get run(): RunContext {
+    return this.fitContext ?? this.buildRunContext();
+  }
+
+  private buildRunContext(): RunContext {
+    return createRunContext({
+      runDir: this.runDir,
+      resolvedConfig: this.resolvedConfig,
+      epochs: this.state.epochs,
+      stepsPerEpoch: this.state.stepsPerEpoch,
+      maxSteps: this.maxSteps,
+      logEvery: this.fitLogEvery,
+      batchSize: this.fitBatchSize,
+      method: this.runContextInfo(),
+    });
   }
 
   /** The experiment's own hooks (Start ones run before the callbacks, End ones after). */
@@ -339,6 +392,9 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     if (opts.stepsPerEpoch !== undefined && (!Number.isInteger(opts.stepsPerEpoch) || opts.stepsPerEpoch < 1)) {
       throw new Error(`fit: stepsPerEpoch must be a positive integer, got ${String(opts.stepsPerEpoch)}`);
     }
+    if (opts.batchSize !== undefined && (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)) {
+      throw new Error(`fit: batchSize must be a positive integer, got ${String(opts.batchSize)}`);
+    }
     if (this.phase !== 'idle') throw new Error(`${this.constructor.name}.fit: already fitting; one fit at a time`);
     const resume = this.takeResume(opts.resumeFrom);
     const st = this.state;
@@ -348,6 +404,8 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     st.stopReason = undefined;
     this.maxSteps = opts.maxSteps;
     const logEvery = opts.logEvery ?? 10;
+    this.fitLogEvery = logEvery;
+    this.fitBatchSize = opts.batchSize;
     // Validates names and `requires` before anything runs.
     const runner = new CallbackRunner([...this.ownCallbacks, ...(opts.callbacks ?? [])]);
     this.runner = runner;
@@ -357,6 +415,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     let started = false;
     try {
       await this.setup();
+      this.fitContext = this.buildRunContext();
       this.phase = 'start';
       await this.onExperimentStart();
       started = true;
@@ -396,7 +455,8 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   }
 
   private shouldStop(): boolean {
-    return this.state.stopTraining || (this.maxSteps !== undefined && this.state.globalStep >= this.maxSteps);
+    const cap = this.run.maxSteps;
+    return this.state.stopTraining || (cap !== undefined && this.state.globalStep >= cap);
   }
 
   /** Runs the hooks of `event` (those `only` accepts); false when one of them stopped training by throwing StopTraining. */
@@ -572,7 +632,11 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     }
     this.state.logs.dispose();
     this.phase = 'idle';
-    this.events.emit('experimentEnd', { history: this.history, stopped: this.state.stopTraining, error });
+    try {
+      this.events.emit('experimentEnd', { history: this.history, stopped: this.state.stopTraining, error });
+    } finally {
+      this.fitContext = undefined;
+    }
     if (error !== undefined) throw error;
   }
 

@@ -1,4 +1,5 @@
 export * from './experiment';
+export type { MethodRunInfo, RunContext } from './run-context';
 export * from './logs';
 export * from './history';
 export * from './checkpoint';

@@ -123,6 +123,7 @@ export function createRun<E extends Experiment<any, any> = Experiment<any, any>>
         stepsPerEpoch: trainer.stepsPerEpoch,
         maxSteps: trainer.maxSteps,
         logEvery: trainer.logEvery,
+        batchSize: trainer.batchSize,
         callbacks,
       }),
       dispose,

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../../callbacks/callback';
 import { Rng, type RngState } from '../../util/rng';
 import type { Experiment } from '../experiment';
+import type { RunContext } from '../run-context';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
@@ -75,7 +76,8 @@ function declaredRngs(owner: object, who: string): Record<string, Rng> {
  */
 export function experimentRngs(exp: AnyExperiment): Record<string, Rng> {
   // an experiment built against an older @selfsup/core has no rngs(): its `rng` is the one
-  if (typeof (exp as unknown as Partial<RngProvider>).rngs !== 'function') return { rng: exp.rng };
+  const provider: Partial<RngProvider> = exp;
+  if (typeof provider.rngs !== 'function') return { rng: exp.rng };
   return declaredRngs(exp, exp.constructor.name);
 }
 
@@ -117,17 +119,23 @@ function toPlainJson(value: unknown, depth = 0, seen = new WeakSet<object>()): u
 }
 
 /**
- * The config a checkpoint records: `exp.resolvedConfig.toPlain()` or `exp.config.toPlain()`
- * when the experiment carries a ResolvedConfig, else `exp.config` reduced to plain data
- * (models, tensors and functions in it become `<...>` markers).
+ * The config a checkpoint records: the run's resolved config (`exp.run.resolvedConfig`,
+ * `selfsup train` sets it) as `toPlain()` gives it, else `exp.config.toPlain()` when the
+ * config has one (a ResolvedConfig), else `exp.config` reduced to plain data (models, tensors
+ * and functions in it become `<...>` markers).
  */
 export function experimentConfigJson(exp: AnyExperiment): unknown {
-  for (const c of [(exp as unknown as { resolvedConfig?: unknown }).resolvedConfig, exp.config]) {
-    if (c && typeof (c as { toPlain?: unknown }).toPlain === 'function') {
-      return toPlainJson((c as { toPlain(): unknown }).toPlain());
-    }
-  }
-  return toPlainJson(exp.config) ?? null;
+  // an experiment built against an older @selfsup/core has no run context
+  const run: RunContext | undefined = exp.run;
+  const resolved = run?.resolvedConfig;
+  if (resolved) return toPlainJson(resolved.toPlain());
+  const config: unknown = exp.config;
+  if (hasToPlain(config)) return toPlainJson(config.toPlain());
+  return toPlainJson(config) ?? null;
+}
+
+function hasToPlain(c: unknown): c is { toPlain(): unknown } {
+  return !!c && (typeof c === 'object' || typeof c === 'function') && typeof (c as { toPlain?: unknown }).toPlain === 'function';
 }
 
 // ---------------------------------------------------------------------------------------
