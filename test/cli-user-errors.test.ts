@@ -128,7 +128,7 @@ describe('selfsup CLI: user errors are one line with exit code 2', () => {
     expectUserError(selfsup(['train', path.join(root, 'examples'), '--out', out]), ['cannot read config', 'is a directory']);
     expectUserError(selfsup(['train', path.join(tmp, 'nope.yaml'), '--out', out]), ['config file not found']);
     expectUserError(selfsup(['train', tiny, '--set', 'trainer.epochz=3', '--out', out]), ['trainer.epochz: unknown key', 'did you mean "epochs"']);
-    expectUserError(selfsup(['train', tiny, '--backend', 'gpu', '--out', out]), ['--backend must be one of auto, tensorflow, wasm, cpu, got "gpu"']);
+    expectUserError(selfsup(['train', tiny, '--backend', 'gpu', '--out', out]), ['--backend must be one of auto, tensorflow, webgpu, wasm, cpu, got "gpu"']);
     expectUserError(selfsup(['trian', tiny]), ['unknown command "trian"', 'train']);
     const missing = path.join(tmp, 'no-run');
     expectUserError(selfsup(['eval', missing, '--knn']), [`${missing}: no such directory`]);

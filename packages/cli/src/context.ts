@@ -86,7 +86,7 @@ export function checkDataPaths(resolved: ResolvedConfig): void {
 
 export async function useBackend(resolved: ResolvedConfig, cliBackend: string | undefined, log: (l: string) => void): Promise<BackendInfo> {
   const t = resolved.root.trainer;
-  return selectBackend((cliBackend ?? t.backend) as Parameters<typeof selectBackend>[0], { threads: t.threads, log });
+  return selectBackend((cliBackend ?? t.backend) as Parameters<typeof selectBackend>[0], { threads: t.threads, webgpuAdapter: t.webgpuAdapter, log });
 }
 
 export interface RunData {

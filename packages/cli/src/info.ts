@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { describeBackends, locateFashionMnist, mnistDataDir, plugins } from '@selfsup/core';
+import { describeBackends, describeWebgpuAdapters, locateFashionMnist, mnistDataDir, plugins } from '@selfsup/core';
 import './context';
 import { stdio, type Output } from './context';
 
@@ -8,6 +8,7 @@ export async function info(io: Output = stdio): Promise<void> {
   io.out(`selfsup ${require('../package.json').version} (tfjs ${tf.version.tfjs}, node ${process.version}, ${process.platform}/${process.arch})`);
   io.out('backends:');
   for (const l of describeBackends().split('\n')) io.out(`  ${l}`);
+  for (const l of await describeWebgpuAdapters()) io.out(`  ${l}`);
   io.out('data:');
   try {
     const fm = locateFashionMnist({});

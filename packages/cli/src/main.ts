@@ -4,7 +4,7 @@ import { stdio, type Output } from './context';
 import { parseEncoderChoice } from './encoder';
 
 const USAGE = `usage:
-  selfsup train <config.yaml> [--set key=value ...] [--backend auto|tensorflow|wasm|cpu]
+  selfsup train <config.yaml> [--set key=value ...] [--backend auto|tensorflow|webgpu|wasm|cpu]
                 [--out runs] [--resume RUN_DIR] [--max-steps N] [--plugin MODULE ...] [--no-baselines]
   selfsup eval <run-dir|checkpoint-dir> [--knn] [--linear] [--encoder online|target] [--backend ...]
   selfsup export <run-dir|checkpoint-dir> --out DIR [--encoder online|target]

@@ -77,7 +77,7 @@ describe('selectBackend', () => {
 
   it('rejects unknown preferences and bad thread counts', async () => {
     await expect(selectBackend('gpu' as never)).rejects.toThrow(
-      "selectBackend: unknown backend 'gpu'; use one of auto, tensorflow, wasm, cpu",
+      "selectBackend: unknown backend 'gpu'; use one of auto, tensorflow, webgpu, wasm, cpu",
     );
     await expect(selectBackend('wasm', { threads: 0 })).rejects.toThrow('threads must be a positive integer, got 0');
   });
@@ -112,6 +112,7 @@ describe('backend report', () => {
     expect(rows.map((r) => `${r.name}:${r.package}:${r.available}`)).toEqual([
       'tensorflow:@tensorflow/tfjs-node-gpu:false',
       'tensorflow:@tensorflow/tfjs-node:false',
+      'webgpu:webgpu + @tensorflow/tfjs-backend-webgpu:true',
       'wasm:@tensorflow/tfjs-backend-wasm:true',
       'cpu:@tensorflow/tfjs:true',
     ]);

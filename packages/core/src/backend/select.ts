@@ -5,7 +5,9 @@ import {
   type BackendInfo,
   type BackendPreference,
   type SelectBackendOptions,
+  WEBGPU_ADAPTER_PREFERENCES,
 } from './types';
+import { adapterLabel, initWebgpu } from './webgpu';
 import {
   NATIVE_PACKAGES,
   defaultLoader,
@@ -155,9 +157,11 @@ async function initNative(loader: ModuleLoader): Promise<string> {
 }
 
 function statusLine(info: BackendInfo, note?: string): string {
-  const parts = [`tfjs ${info.tfjsVersion}`, `${info.threads} thread${info.threads === 1 ? '' : 's'}`];
+  const parts = [`tfjs ${info.tfjsVersion}`];
+  if (info.name !== 'webgpu') parts.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
   if (info.name === 'wasm') parts.push(info.simd ? 'SIMD' : 'no SIMD');
   if (info.native) parts.push(info.native);
+  if (info.adapter) parts.push(`adapter ${adapterLabel(info.adapter)}`);
   return `selfsup: backend ${info.name} (${parts.join(', ')})${note ? ` — ${note}` : ''}`;
 }
 
@@ -176,7 +180,8 @@ async function doSelect(
   const requested = checkThreads(opts.threads);
   const st = state();
   const cur = st.info;
-  if (cur && cur.preference === preference && tf.getBackend() === cur.name) {
+  // (webgpu goes through initWebgpu again: it checks that the adapter kind still fits)
+  if (cur && cur.preference === preference && tf.getBackend() === cur.name && preference !== 'webgpu') {
     if (cur.name === 'wasm' && requested !== undefined && requested !== cur.threads) {
       log(
         `selfsup: warning: wasm is already running with ${cur.threads} thread(s); keeping ${cur.threads} ` +
@@ -196,6 +201,19 @@ async function doSelect(
     info = { ...base, name: 'cpu', threads: 1, simd: false };
   } else if (preference === 'wasm') {
     info = { ...base, name: 'wasm', ...(await initWasm(requested, log)) };
+  } else if (preference === 'webgpu') {
+    const want = opts.webgpuAdapter ?? 'any';
+    if (!WEBGPU_ADAPTER_PREFERENCES.includes(want)) {
+      throw new Error(`selectBackend: unknown webgpu adapter '${String(want)}'; use one of ${WEBGPU_ADAPTER_PREFERENCES.join(', ')}`);
+    }
+    let res;
+    try {
+      res = await initWebgpu(want, log);
+    } catch (e) {
+      throw new Error(`selectBackend('webgpu'): ${e instanceof Error ? e.message : String(e)}`);
+    }
+    info = { ...base, name: 'webgpu', threads: 1, simd: false, adapter: res.adapter };
+    note = res.note;
   } else if (preference === 'tensorflow') {
     if (!nativeSupportedOnNode(major)) {
       throw new Error(`selectBackend('tensorflow'): ${nodeTooNewMessage(major)}`);
@@ -211,8 +229,19 @@ async function doSelect(
       if (res.loaded && (await tf.setBackend('tensorflow'))) native = res.loaded;
       else note = `auto: no native binding (${NATIVE_PACKAGES.join(', ')} not loadable)`;
     }
+    let gpu: BackendInfo['adapter'];
+    if (!native) {
+      // Only a hardware GPU: a software or fallback adapter is slower than wasm.
+      try {
+        gpu = (await initWebgpu('hardware', log)).adapter;
+      } catch (e) {
+        note = `${note ? `${note}; ` : ''}webgpu skipped: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    }
     if (native) {
       info = { ...base, name: 'tensorflow', threads: defaultThreads(), simd: false, native };
+    } else if (gpu) {
+      info = { ...base, name: 'webgpu', threads: 1, simd: false, adapter: gpu };
     } else {
       try {
         info = { ...base, name: 'wasm', ...(await initWasm(requested, log)) };
@@ -231,7 +260,7 @@ async function doSelect(
 /**
  * Picks and initialises the tfjs backend for this process and prints one status line.
  * `auto` tries @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (loading at most one),
- * then wasm (threaded, with selfsup's training kernels), then cpu. Safe to call repeatedly:
+ * then webgpu on a hardware GPU (never a software or fallback adapter), then wasm (threaded, with selfsup's training kernels), then cpu. Safe to call repeatedly:
  * the same preference again is a no-op returning the same info.
  */
 export function selectBackend(
@@ -264,6 +293,13 @@ export function availableBackends(major: number = nodeMajor()): BackendAvailabil
       rows.push({ name: 'tensorflow', package: pkg, available: false, reason: `not installed: npm install ${pkg}@4.22.0` });
     }
   }
+  const webgpuOk = isResolvable('webgpu') && isResolvable('@tensorflow/tfjs-backend-webgpu');
+  rows.push({
+    name: 'webgpu',
+    package: 'webgpu + @tensorflow/tfjs-backend-webgpu',
+    available: webgpuOk,
+    reason: webgpuOk ? undefined : 'not installed: npm install webgpu@0.6 @tensorflow/tfjs-backend-webgpu@4.22.0',
+  });
   const wasmOk = typeof WebAssembly === 'object' && isResolvable('@tensorflow/tfjs-backend-wasm');
   rows.push({
     name: 'wasm',
@@ -282,7 +318,7 @@ export function describeBackends(): string {
   lines.push(`node ${process.version}, tfjs ${tfjsVersion()}, ${osModule.cpus().length} cores`);
   lines.push(cur ? `current: ${statusLine(cur).replace(/^selfsup: /, '')}` : 'current: none selected yet');
   for (const row of availableBackends()) {
-    lines.push(`  ${row.name.padEnd(10)} ${row.package.padEnd(32)} ${row.available ? 'available' : `unavailable: ${row.reason}`}`);
+    lines.push(`  ${row.name.padEnd(10)} ${row.package.padEnd(42)} ${row.available ? 'available' : `unavailable: ${row.reason}`}`);
   }
   const why = threadedWasmUnsupportedReason();
   lines.push(`  wasm threads: ${why ? `unavailable (${why})` : `supported (default ${defaultThreads()})`}`);

@@ -1,11 +1,33 @@
 /** What `selectBackend` may be asked for. `tensorflow` means a native tfjs-node(-gpu) binding. */
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
-export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+/**
+ * Which WebGPU adapter an explicit `webgpu` takes: `any` = a hardware GPU, else the software
+ * one (said in the status line); `hardware` = only a GPU; `software` = only the software
+ * adapter (Dawn's OpenGL ES backend on Mesa llvmpipe, headless). `auto` only ever takes hardware.
+ */
+export type WebgpuAdapterPreference = 'any' | 'hardware' | 'software';
+export const WEBGPU_ADAPTER_PREFERENCES: readonly WebgpuAdapterPreference[] = ['any', 'hardware', 'software'];
+
+/** The WebGPU adapter a webgpu backend runs on. */
+export interface WebgpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** Vulkan, Metal, D3D12, OpenGL ES, ... */
+  backendType: string;
+  /** A CPU rasteriser (llvmpipe, SwiftShader, WARP, ...) or a fallback adapter: never picked by `auto`. */
+  software: boolean;
+  fallback: boolean;
+  featureLevel: 'core' | 'compatibility';
+}
 
 /** The backend the process runs on, as reported by `selectBackend`. */
 export interface BackendInfo {
-  /** tfjs backend name: 'tensorflow' | 'wasm' | 'cpu'. */
+  /** tfjs backend name: 'tensorflow' | 'webgpu' | 'wasm' | 'cpu'. */
   name: string;
   /** What the caller asked for. */
   preference: string;
@@ -17,6 +39,8 @@ export interface BackendInfo {
   simd: boolean;
   /** npm package that provided a native backend, when one was loaded. */
   native?: string;
+  /** The adapter, on webgpu. */
+  adapter?: WebgpuAdapterInfo;
 }
 
 export interface SelectBackendOptions {
@@ -24,11 +48,13 @@ export interface SelectBackendOptions {
   threads?: number;
   /** Where the one status line (and warnings) go; defaults to `console.error`. */
   log?: (line: string) => void;
+  /** Which adapter an explicit `webgpu` takes (default `any`); ignored by other preferences. */
+  webgpuAdapter?: WebgpuAdapterPreference;
 }
 
 /** One row of `availableBackends()`: could this backend be used in this process? */
 export interface BackendAvailability {
-  name: 'tensorflow' | 'wasm' | 'cpu';
+  name: 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   /** npm package providing it. */
   package: string;
   available: boolean;

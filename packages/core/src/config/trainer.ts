@@ -1,6 +1,8 @@
 import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export const WEBGPU_ADAPTER_CHOICES = ['any', 'hardware', 'software'] as const;
+export type WebgpuAdapterChoice = (typeof WEBGPU_ADAPTER_CHOICES)[number];
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** The `trainer:` section: how long and where to train. */
@@ -15,6 +17,15 @@ export class TrainerConfig {
 
   @IsIn(BACKEND_CHOICES)
   backend: BackendChoice = 'auto';
+
+  /**
+   * With `backend: webgpu`: `any` = a hardware GPU, else the software adapter (slow; said so);
+   * `hardware` = only a GPU; `software` = only the software adapter (Dawn's OpenGL ES on Mesa
+   * llvmpipe, headless: sets EGL_PLATFORM=surfaceless and XDG_RUNTIME_DIR where unset).
+   * `auto` never takes a software adapter.
+   */
+  @IsIn(WEBGPU_ADAPTER_CHOICES)
+  webgpuAdapter: WebgpuAdapterChoice = 'any';
 
   /** wasm threads; unset = from the machine's cores. */
   @IsOptional()

@@ -1,0 +1,331 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebgpuAdapterInfo, WebgpuAdapterPreference } from './types';
+import { registerWebgpuTrainingKernels } from './kernels/webgpu';
+
+const fsModule: typeof import('fs') = require('fs');
+const osModule: typeof import('os') = require('os');
+const pathModule: typeof import('path') = require('path');
+const urlModule: typeof import('url') = require('url');
+
+/*
+ * WebGPU in Node: Dawn's binding (npm `webgpu`, an ES module holding a prebuilt dawn.node)
+ * under @tensorflow/tfjs-backend-webgpu 4.22. Both are optional dependencies, loaded lazily.
+ * Nothing in node_modules is patched: the WebGPU globals and a `navigator.gpu` that hands out
+ * the adapter chosen here are set on globalThis before the backend module is loaded (it
+ * registers the 'webgpu' backend at import only when `navigator.gpu` exists), and the adapter
+ * it receives flattens the nested `requiredFeatures` tfjs 4.22 passes to `requestDevice`.
+ */
+
+/** The subset of Dawn's `GPUAdapter` used here. */
+interface DawnAdapter {
+  readonly features: ReadonlySet<string>;
+  readonly limits: Record<string, number>;
+  readonly info?: Record<string, unknown>;
+  readonly isFallbackAdapter?: boolean;
+  requestDevice(desc?: Record<string, unknown>): Promise<DawnDevice>;
+}
+interface DawnDevice {
+  readonly lost?: Promise<{ reason?: string; message?: string }>;
+  addEventListener?: (type: string, fn: (ev: { error?: { message?: string } }) => void) => void;
+  destroy?: () => void;
+}
+interface DawnGpu {
+  requestAdapter(opts?: Record<string, unknown>): Promise<DawnAdapter | null>;
+}
+interface DawnModule {
+  create(flags: string[]): DawnGpu;
+  globals: Record<string, unknown>;
+}
+
+/** One way of asking Dawn for an adapter. */
+interface AdapterRequest {
+  kind: 'hardware' | 'software';
+  flags: string[];
+  options: Record<string, unknown>;
+}
+
+const HARDWARE_REQUEST: AdapterRequest = { kind: 'hardware', flags: [], options: { powerPreference: 'high-performance' } };
+/**
+ * A software adapter that works on a headless Linux machine: Dawn's OpenGL ES backend on
+ * Mesa's llvmpipe (Debian: libegl1 libgles2 libgl1-mesa-dri, with libvulkan1 present), in
+ * WebGPU's compatibility mode. Mesa's Vulkan software driver (lavapipe) is refused by Dawn.
+ */
+const SOFTWARE_REQUEST: AdapterRequest = { kind: 'software', flags: ['backend=opengles'], options: { featureLevel: 'compatibility' } };
+
+/** Names of software rasterisers / fallback adapters, as drivers report them. */
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|softpipe|swiftshader|software|basic render|\bwarp\b/i;
+
+interface WebgpuState {
+  dawn: DawnModule | null;
+  loadError: string | null;
+  instances: Map<string, DawnGpu>;
+  /** The adapter the tfjs backend gets (navigator.gpu.requestAdapter returns it). */
+  chosen: DawnAdapter | null;
+  info: WebgpuAdapterInfo | null;
+  registered: boolean;
+}
+const STATE_KEY = Symbol.for('selfsup.backend.webgpu');
+function state(): WebgpuState {
+  const g = globalThis as unknown as Record<symbol, WebgpuState | undefined>;
+  let s = g[STATE_KEY];
+  if (!s) {
+    s = { dawn: null, loadError: null, instances: new Map(), chosen: null, info: null, registered: false };
+    g[STATE_KEY] = s;
+  }
+  return s;
+}
+
+function errText(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
+/** The `webgpu` package, or why it cannot be loaded. */
+async function loadDawn(): Promise<DawnModule> {
+  const st = state();
+  if (st.dawn) return st.dawn;
+  if (st.loadError) throw new Error(st.loadError);
+  try {
+    let entry: string;
+    try {
+      entry = require.resolve('webgpu');
+    } catch {
+      throw new Error('not installed: npm install webgpu@0.6 @tensorflow/tfjs-backend-webgpu@4.22.0');
+    }
+    // An ES module: a real dynamic import (tsc would turn `import()` into require under commonjs).
+    const dynamicImport = new Function('u', 'return import(u)') as (u: string) => Promise<DawnModule>;
+    const mod = await dynamicImport(urlModule.pathToFileURL(entry).href);
+    if (typeof mod.create !== 'function' || mod.globals == null) throw new Error('the webgpu package exports no create/globals');
+    st.dawn = mod;
+    return mod;
+  } catch (e) {
+    st.loadError = `webgpu binding unavailable (${errText(e)})`;
+    throw new Error(st.loadError);
+  }
+}
+
+/** `globals` (GPUBufferUsage, GPUMapMode, ...) onto globalThis where absent. */
+function installGlobals(dawn: DawnModule): void {
+  const g = globalThis as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in g)) g[k] = v;
+}
+
+/**
+ * The environment Dawn's OpenGL ES backend needs without a display: EGL on Mesa's surfaceless
+ * platform and a runtime directory. Set only where unset, and only for a software adapter.
+ */
+export function applySoftwareAdapterEnv(env: NodeJS.ProcessEnv = process.env): void {
+  if (!env.EGL_PLATFORM) env.EGL_PLATFORM = 'surfaceless';
+  if (!env.XDG_RUNTIME_DIR || !fsModule.existsSync(env.XDG_RUNTIME_DIR)) {
+    const dir = pathModule.join(osModule.tmpdir(), `selfsup-xdg-${process.getuid?.() ?? 'user'}`);
+    fsModule.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    env.XDG_RUNTIME_DIR = dir;
+  }
+}
+
+function instance(dawn: DawnModule, flags: string[]): DawnGpu {
+  const st = state();
+  const key = flags.join(' ');
+  let gpu = st.instances.get(key);
+  if (!gpu) {
+    gpu = dawn.create(flags);
+    st.instances.set(key, gpu);
+  }
+  return gpu;
+}
+
+function platformBackendType(): string {
+  if (process.platform === 'darwin') return 'Metal';
+  if (process.platform === 'win32') return 'D3D12';
+  return 'Vulkan';
+}
+
+function backendTypeOf(request: AdapterRequest, description: string): string {
+  const flag = request.flags.find((f) => f.startsWith('backend='))?.slice('backend='.length);
+  if (flag === 'opengles' || /OpenGL ES/i.test(description)) return 'OpenGL ES';
+  if (flag === 'opengl' || /^OpenGL/i.test(description)) return 'OpenGL';
+  if (flag === 'vulkan') return 'Vulkan';
+  if (flag === 'metal') return 'Metal';
+  if (flag === 'd3d12') return 'D3D12';
+  if (flag === 'd3d11') return 'D3D11';
+  return platformBackendType();
+}
+
+function describeAdapter(adapter: DawnAdapter, request: AdapterRequest): WebgpuAdapterInfo {
+  const i = (adapter.info ?? {}) as Record<string, unknown>;
+  const str = (k: string) => (typeof i[k] === 'string' ? (i[k] as string) : '');
+  const vendor = str('vendor');
+  const architecture = str('architecture');
+  const device = str('device');
+  const description = str('description');
+  const fallback = Boolean(adapter.isFallbackAdapter ?? i.isFallbackAdapter);
+  const software = fallback || SOFTWARE_NAMES.test([vendor, architecture, device, description].join(' '));
+  return {
+    vendor,
+    architecture,
+    device,
+    description,
+    backendType: backendTypeOf(request, description),
+    software,
+    fallback,
+    featureLevel: request.options.featureLevel === 'compatibility' ? 'compatibility' : 'core',
+  };
+}
+
+/** "llvmpipe (OpenGL ES, software)" / "nvidia ampere (Vulkan)". */
+export function adapterLabel(a: WebgpuAdapterInfo): string {
+  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || a.device || a.description || 'unnamed adapter';
+  const device = a.vendor && a.device && !name.includes(a.device) ? ` ${a.device}` : '';
+  const extra = [a.backendType, a.software ? (a.fallback ? 'fallback' : 'software') : null,
+    a.featureLevel === 'compatibility' ? 'compatibility mode' : null].filter(Boolean);
+  return `${name}${device} (${extra.join(', ')})`;
+}
+
+async function request(dawn: DawnModule, req: AdapterRequest): Promise<{ adapter: DawnAdapter; info: WebgpuAdapterInfo } | string> {
+  if (req.kind === 'software') applySoftwareAdapterEnv();
+  let adapter: DawnAdapter | null;
+  try {
+    adapter = await instance(dawn, req.flags).requestAdapter(req.options);
+  } catch (e) {
+    return `requestAdapter failed (${errText(e)})`;
+  }
+  if (!adapter) return 'none found';
+  return { adapter, info: describeAdapter(adapter, req) };
+}
+
+/** The adapter as tfjs's backend factory sees it: `requiredFeatures` flattened before requestDevice. */
+function adapterForTfjs(adapter: DawnAdapter, log: (line: string) => void): DawnAdapter {
+  return {
+    features: adapter.features,
+    limits: adapter.limits,
+    info: adapter.info,
+    isFallbackAdapter: adapter.isFallbackAdapter,
+    async requestDevice(desc: Record<string, unknown> = {}) {
+      const features = desc.requiredFeatures as unknown[] | undefined;
+      const flat = Array.isArray(features) ? [...new Set(features.flat(Infinity as 1) as string[])] : undefined;
+      const device = await adapter.requestDevice({ ...desc, ...(flat ? { requiredFeatures: flat } : {}) });
+      device.addEventListener?.('uncapturederror', (ev) => log(`selfsup: webgpu error: ${ev.error?.message ?? 'unknown'}`));
+      void device.lost?.then((info) => {
+        if (info?.reason !== 'destroyed') log(`selfsup: webgpu device lost: ${info?.message ?? info?.reason ?? 'unknown'}`);
+      });
+      return device;
+    },
+  };
+}
+
+/**
+ * Loads @tensorflow/tfjs-backend-webgpu with `navigator.gpu` handing out `adapter`. The backend
+ * module registers 'webgpu' at import when it sees navigator.gpu; loaded earlier without it
+ * (by someone else), it registered nothing, and the factory is registered here the same way.
+ */
+function registerTfjsBackend(adapter: DawnAdapter, log: (line: string) => void): void {
+  const st = state();
+  st.chosen = adapterForTfjs(adapter, log);
+  const gpu = { requestAdapter: async () => st.chosen };
+  const g = globalThis as unknown as { navigator?: Record<string, unknown> };
+  const nav = g.navigator;
+  if (nav == null) {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  } else if (nav.gpu !== gpu) {
+    try {
+      Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
+    } catch {
+      Object.defineProperty(globalThis, 'navigator', { value: { ...nav, gpu }, configurable: true, writable: true });
+    }
+  }
+  if (st.registered) return;
+  let mod: { WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend };
+  try {
+    mod = require('@tensorflow/tfjs-backend-webgpu');
+  } catch (e) {
+    throw new Error(`@tensorflow/tfjs-backend-webgpu unavailable (${errText(e)}); npm install @tensorflow/tfjs-backend-webgpu@4.22.0`);
+  }
+  if (tf.engine().registryFactory['webgpu'] == null) {
+    tf.registerBackend('webgpu', async () => {
+      const a = st.chosen as DawnAdapter;
+      const device = await a.requestDevice({
+        requiredFeatures: ['timestamp-query', 'bgra8unorm-storage'].filter((f) => a.features.has(f)),
+        requiredLimits: Object.fromEntries(
+          ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize',
+            'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'].map((k) => [k, a.limits[k]])),
+      });
+      return new mod.WebGPUBackend(device, a.info);
+    }, 3);
+  }
+  st.registered = true;
+}
+
+export interface WebgpuInitResult {
+  adapter: WebgpuAdapterInfo;
+  /** Said when an explicit request fell back from hardware to software. */
+  note?: string;
+}
+
+/**
+ * Finds an adapter and makes 'webgpu' the tfjs backend. `hardware`: only a hardware GPU
+ * (what `auto` asks for); `software`: only the software adapter; `any`: hardware, else
+ * software. Throws one line saying why when none can be used.
+ */
+export async function initWebgpu(pref: WebgpuAdapterPreference, log: (line: string) => void): Promise<WebgpuInitResult> {
+  const st = state();
+  if (st.info && tf.engine().registry['webgpu'] != null) {
+    const ok = pref === 'any' || (pref === 'software') === st.info.software;
+    if (!ok) throw new Error(`webgpu is already running on ${adapterLabel(st.info)} in this process; cannot switch to a ${pref} adapter`);
+    if (!(await tf.setBackend('webgpu'))) throw new Error('switching back to the webgpu backend failed');
+    return { adapter: { ...st.info } };
+  }
+  const dawn = await loadDawn();
+  installGlobals(dawn);
+  const reasons: string[] = [];
+  let found: { adapter: DawnAdapter; info: WebgpuAdapterInfo } | null = null;
+  if (pref !== 'software') {
+    const r = await request(dawn, HARDWARE_REQUEST);
+    if (typeof r === 'string') reasons.push(`no hardware adapter: ${r}`);
+    else if (r.info.software) reasons.push(`no hardware adapter: only ${adapterLabel(r.info)}`);
+    else found = r;
+  }
+  if (!found && pref !== 'hardware') {
+    const r = await request(dawn, SOFTWARE_REQUEST);
+    if (typeof r === 'string') reasons.push(`no software adapter (OpenGL ES via EGL; Debian: libegl1 libgles2 libgl1-mesa-dri libvulkan1): ${r}`);
+    else found = r;
+  }
+  if (!found) throw new Error(reasons.join('; '));
+  registerTfjsBackend(found.adapter, log);
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend('webgpu');
+  } catch (e) {
+    throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)} (${errText(e)})`);
+  }
+  if (!ok) throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)}`);
+  registerWebgpuTrainingKernels();
+  st.info = found.info;
+  const note = pref === 'any' && found.info.software ? `${reasons.join('; ')}: using the software adapter (slow)` : undefined;
+  return { adapter: { ...found.info }, note };
+}
+
+/** The adapter the webgpu backend runs on in this process, if any. */
+export function currentWebgpuAdapter(): WebgpuAdapterInfo | null {
+  const info = state().info;
+  return info ? { ...info } : null;
+}
+
+/** Lines for `selfsup info`: the adapters Dawn offers here (hardware, then software). */
+export async function describeWebgpuAdapters(): Promise<string[]> {
+  let dawn: DawnModule;
+  try {
+    dawn = await loadDawn();
+  } catch (e) {
+    return [`webgpu: ${errText(e)}`];
+  }
+  const lines: string[] = [];
+  for (const req of [HARDWARE_REQUEST, { ...HARDWARE_REQUEST, options: { powerPreference: 'low-power' } }, SOFTWARE_REQUEST]) {
+    const r = await request(dawn, req);
+    const what = req === SOFTWARE_REQUEST ? 'software' : `hardware, ${String(req.options.powerPreference)}`;
+    if (typeof r === 'string') lines.push(`webgpu adapter (${what}): ${r}`);
+    else {
+      const usable = r.info.software ? (req.kind === 'software' ? 'explicit webgpu only' : 'not used by auto') : 'usable by auto';
+      lines.push(`webgpu adapter (${what}): ${adapterLabel(r.info)}${r.info.description ? ` — ${r.info.description}` : ''} [${usable}]`);
+    }
+  }
+  return [...new Set(lines)];
+}
