@@ -44,7 +44,9 @@ function idxSplit(name: string, split: DatasetConfig['split'], log: DataLogFn): 
 export async function createDataset(config: DatasetConfig, opts: CreateDatasetOptions = {}): Promise<ImageDataset> {
   if (!config || typeof config !== 'object') throw new UserError(`data: expected a mapping with a name (${DATASET_NAMES.join(', ')}), got ${JSON.stringify(config)}`);
   const log = opts.log ?? console.log;
-  const set = Object.keys(config).filter((k) => (config as unknown as Record<string, unknown>)[k] !== undefined);
+  const set = Object.entries(config)
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
   const unknown = set.filter((k) => !DATASET_CONFIG_KEYS.includes(k));
   if (unknown.length > 0) throw new UserError(`data.${unknown[0]}: unknown key (known: ${DATASET_CONFIG_KEYS.join(', ')})`);
   if (!DATASET_NAMES.includes(config.name)) throw new UserError(`data.name: unknown dataset ${JSON.stringify(config.name)}; expected one of ${DATASET_NAMES.join(', ')}`);

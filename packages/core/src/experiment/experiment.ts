@@ -543,7 +543,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
       await this.hook('batchStart');
       this.events.emit('batchStart', where());
 
-      const out = tf.tidy(() => this.trainStep(batch) as unknown as tf.TensorContainer) as unknown as StepLogs;
+      const out = tf.tidy(() => this.trainStep(batch));
       checkStepLogs(this.constructor.name, out);
       st.logs.dispose();
       st.logs = new LazyLogs(out);
@@ -566,7 +566,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     } finally {
       this.phase = 'epoch';
       st.logs.dispose();
-      if (ownsBatch) tf.dispose(batch as unknown as tf.TensorContainer);
+      if (ownsBatch) tf.dispose(batch as tf.TensorContainer);
     }
   }
 
@@ -580,7 +580,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
         for (let r = await it.next(); !r.done; r = await it.next()) {
           const batch = r.value;
           try {
-            const out = tf.tidy(() => this.valStep!(batch) as unknown as tf.TensorContainer) as unknown as StepLogs;
+            const out = tf.tidy(() => this.valStep!(batch));
             checkStepLogs(`${this.constructor.name}.valStep`, out);
             const logs = new LazyLogs(out);
             acc.add(out);
@@ -589,7 +589,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
             await this.hook('validationBatchEnd');
           } finally {
             st.logs.dispose();
-            if (it.ownsBatches) tf.dispose(batch as unknown as tf.TensorContainer);
+            if (it.ownsBatches) tf.dispose(batch as tf.TensorContainer);
           }
         }
       } finally {
@@ -694,7 +694,7 @@ async function openIterator<B>(data: DataSource<B>, epoch: number, skipBatches: 
   for (let i = 0; i < skip; i++) {
     const r = await it.next();
     if (r.done) break;
-    if (it.ownsBatches) tf.dispose(r.value as unknown as tf.TensorContainer);
+    if (it.ownsBatches) tf.dispose(r.value as tf.TensorContainer);
   }
   return it;
 }
