@@ -1,7 +1,7 @@
 export * from './types';
 export { selectBackend, availableBackends, describeBackends, currentBackend } from './select';
 export { initWebgpu, currentWebgpuAdapter, describeWebgpuAdapters, adapterLabel, applySoftwareAdapterEnv } from './webgpu';
-export { registerWebgpuTrainingKernels } from './kernels/webgpu';
+export { registerWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS } from './kernels/webgpu';
 export { nativeInstallHelp, NATIVE_PACKAGES, LAST_NODE_MAJOR_FOR_NATIVE } from './native';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/register';
 export { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './kernels/conv_grads';

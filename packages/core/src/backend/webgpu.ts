@@ -91,9 +91,17 @@ async function loadDawn(): Promise<DawnModule> {
     } catch {
       throw new Error('not installed: npm install webgpu@0.6 @tensorflow/tfjs-backend-webgpu@4.22.0');
     }
-    // An ES module: a real dynamic import (tsc would turn `import()` into require under commonjs).
-    const dynamicImport = new Function('u', 'return import(u)') as (u: string) => Promise<DawnModule>;
-    const mod = await dynamicImport(urlModule.pathToFileURL(entry).href);
+    // An ES module without top-level await: require() loads it on Node ≥ 20.19 / 22.12
+    // (require(esm)); older Nodes take a real dynamic import (tsc would turn `import()` into
+    // require under commonjs, hence the Function).
+    let mod: DawnModule;
+    try {
+      mod = require(entry) as DawnModule;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw e;
+      const dynamicImport = new Function('u', 'return import(u)') as (u: string) => Promise<DawnModule>;
+      mod = await dynamicImport(urlModule.pathToFileURL(entry).href);
+    }
     if (typeof mod.create !== 'function' || mod.globals == null) throw new Error('the webgpu package exports no create/globals');
     st.dawn = mod;
     return mod;
@@ -297,7 +305,8 @@ export async function initWebgpu(pref: WebgpuAdapterPreference, log: (line: stri
     throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)} (${errText(e)})`);
   }
   if (!ok) throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)}`);
-  registerWebgpuTrainingKernels();
+  const missing = registerWebgpuTrainingKernels();
+  if (missing.length) log(`selfsup: warning: this tfjs-backend-webgpu lacks kernels training uses: ${missing.join(', ')} (4.22.0 has them all)`);
   st.info = found.info;
   const note = pref === 'any' && found.info.software ? `${reasons.join('; ')}: using the software adapter (slow)` : undefined;
   return { adapter: { ...found.info }, note };
