@@ -1,14 +1,13 @@
-import { IsIn, IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, Min } from 'class-validator';
 import type * as tf from '@tensorflow/tfjs';
 import { Section } from '@selfsup/core';
 import {
-  BACKBONE_NAMES,
   LarsOptimizerConfig,
+  SslModelConfig,
   SslAugmentConfig as ByolAugmentConfig,
   SslOptimizerConfig as ByolOptimizerConfig,
   type AugmentationPipeline,
   type AugmentSectionConfig,
-  type BackboneName,
   type LocalCropViews,
   type SslOptimizerOptions as ByolOptimizerOptions,
   type SslOptimizerSection as ByolOptimizerSection,
@@ -24,36 +23,17 @@ export type { ByolOptimizerOptions, ByolOptimizerSection };
 // validates its partial sections the same way, so both get the same defaults and checks, and
 // config.resolved.yaml shows every one of them.
 
-/** `model:` — the online network. Defaults: ResNet-18, CIFAR stem, heads 4096 → 256 (the paper). */
-export class ByolModelConfig {
-  @IsIn(BACKBONE_NAMES as unknown as string[])
-  backbone: BackboneName = 'resnet18';
-
-  @IsIn(['cifar', 'imagenet'])
-  stem: 'cifar' | 'imagenet' = 'cifar';
-
-  /** Channel multiplier of the backbone (0.25 = a quarter of ResNet's widths). */
-  @IsNumber()
-  @Min(1 / 64)
-  @Max(4)
-  width: number = 1;
-
-  @IsInt()
-  @Min(1)
-  projectorHiddenDim: number = 4096;
-
-  @IsInt()
-  @Min(1)
-  projectorDim: number = 256;
+/**
+ * `model:` — the online network: the shared backbone + projector keys of @selfsup/ssl with
+ * the paper's head sizes (4096 → 256) as defaults, plus BYOL's predictor.
+ */
+export class ByolModelConfig extends SslModelConfig {
+  override projectorHiddenDim: number = 4096;
+  override projectorDim: number = 256;
 
   @IsInt()
   @Min(1)
   predictorHiddenDim: number = 4096;
-
-  /** Seed of the initial weights (unset: the trainer seed). */
-  @IsOptional()
-  @IsInt()
-  seed?: number;
 }
 
 /** The config sections the `byol` method owns, validated when a YAML config names it; an absent section gets its defaults. */
