@@ -8,6 +8,10 @@
 // setup (applySoftwareAdapterEnv: EGL_PLATFORM=surfaceless, XDG_RUNTIME_DIR). The tests skip,
 // saying why, only where no adapter can be created. Small shapes: a software adapter is slow.
 // Reads are async (data()/array()): a synchronous read of a GPU tensor needs OffscreenCanvas.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applySoftwareAdapterEnv, batchNormTraining, Rng, selectBackend, WEBGPU_TRAINING_KERNELS } from '@selfsup/core';
@@ -240,5 +244,19 @@ describe('webgpu parity with cpu', () => {
     // GPU bytes may only shrink (small results the loop reads move to the CPU side), never grow
     expect(gpuBytes[1]).toBeGreaterThan(0);
     for (const b of gpuBytes.slice(2)) expect(b, `GPU bytes per step: ${gpuBytes}`).toBeLessThanOrEqual(gpuBytes[1]);
+  });
+
+  it('selfsup train --backend webgpu: trains tiny.yaml 2 steps, names the adapter, exits by itself', () => {
+    const root = path.resolve(__dirname, '..');
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-webgpu-cli-'));
+    try {
+      const r = spawnSync(process.execPath, [path.join(root, 'packages/cli/dist/bin.js'), 'train', path.join(root, 'examples/configs/tiny.yaml'),
+        '--backend', 'webgpu', '--max-steps', '2', '--set', 'val.limit=32', '--out', out], { cwd: root, encoding: 'utf8', timeout: 240_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/selfsup: backend webgpu \(tfjs 4\.22\.0, adapter .+\((Vulkan|Metal|D3D12|OpenGL ES)/);
+      expect(r.stdout + r.stderr).toMatch(/done: 2 steps/);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });

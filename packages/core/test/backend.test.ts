@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { availableBackends, describeBackends, selectBackend } from '../src/backend';
+import { availableBackends, describeBackends, isSoftwareAdapter, selectBackend } from '../src/backend';
 import { loadNativeBinding, nodeMajor } from '../src/backend/native';
 import { pendingTempDirs, rewriteWorkerScript } from '../src/backend/wasm_threads';
 
@@ -20,6 +20,8 @@ describe('selectBackend', () => {
     expect(getThreadsCount()).toBe(2);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^selfsup: backend wasm \(tfjs 4\.22\.0, 2 threads, SIMD\)/);
+    // no hardware GPU here: webgpu is tried and skipped (the software adapter is never taken)
+    expect(lines[0]).toMatch(/webgpu skipped: /);
     // the init-time worker script is gone once the pool has loaded it
     expect(pendingTempDirs()).toEqual([]);
   });
@@ -129,5 +131,18 @@ describe('wasm thread shim', () => {
     const src = 'a;if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}else{x()}';
     expect(rewriteWorkerScript(src, '/p/main.js')).toBe('a;if(true){importScripts("/p/main.js")}else{x()}');
     expect(() => rewriteWorkerScript('importScripts(other)', '/p')).toThrow(/unexpected shape/);
+  });
+});
+
+describe('webgpu adapters', () => {
+  it('auto never takes a software or fallback adapter', () => {
+    expect(isSoftwareAdapter({ vendor: '', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: 'Mesa lavapipe' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', device: 'SwiftShader Device (Subzero)' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'microsoft', device: 'Microsoft Basic Render Driver' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'ampere', isFallbackAdapter: true })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H100 80GB HBM3', description: 'NVIDIA: 550.54.15' })).toBe(false);
+    expect(isSoftwareAdapter({ vendor: 'apple', architecture: 'metal-3', device: 'Apple M2' })).toBe(false);
+    expect(isSoftwareAdapter({ vendor: 'intel', architecture: 'gen-12lp', description: 'Intel(R) Xe Graphics' })).toBe(false);
   });
 });

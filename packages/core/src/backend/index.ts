@@ -1,6 +1,6 @@
 export * from './types';
 export { selectBackend, availableBackends, describeBackends, currentBackend } from './select';
-export { initWebgpu, currentWebgpuAdapter, describeWebgpuAdapters, adapterLabel, applySoftwareAdapterEnv } from './webgpu';
+export { initWebgpu, isSoftwareAdapter, currentWebgpuAdapter, describeWebgpuAdapters, adapterLabel, applySoftwareAdapterEnv } from './webgpu';
 export { registerWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS } from './kernels/webgpu';
 export { nativeInstallHelp, NATIVE_PACKAGES, LAST_NODE_MAJOR_FOR_NATIVE } from './native';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/register';

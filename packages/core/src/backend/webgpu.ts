@@ -158,6 +158,16 @@ function backendTypeOf(request: AdapterRequest, description: string): string {
   return platformBackendType();
 }
 
+/**
+ * A CPU rasteriser or fallback adapter, which `auto` must never take. Dawn reports Mesa's
+ * llvmpipe through OpenGL ES as an ordinary adapter (isFallbackAdapter false, no vendor), so
+ * the names count too.
+ */
+export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }): boolean {
+  if (info.isFallbackAdapter) return true;
+  return SOFTWARE_NAMES.test([info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' '));
+}
+
 function describeAdapter(adapter: DawnAdapter, request: AdapterRequest): WebgpuAdapterInfo {
   const i = (adapter.info ?? {}) as Record<string, unknown>;
   const str = (k: string) => (typeof i[k] === 'string' ? (i[k] as string) : '');
@@ -166,7 +176,7 @@ function describeAdapter(adapter: DawnAdapter, request: AdapterRequest): WebgpuA
   const device = str('device');
   const description = str('description');
   const fallback = Boolean(adapter.isFallbackAdapter ?? i.isFallbackAdapter);
-  const software = fallback || SOFTWARE_NAMES.test([vendor, architecture, device, description].join(' '));
+  const software = isSoftwareAdapter({ vendor, architecture, device, description, isFallbackAdapter: fallback });
   return {
     vendor,
     architecture,
