@@ -8,7 +8,6 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import {
   CallbackOrder,
   decodeNonFiniteJson,
@@ -21,8 +20,8 @@ import {
   type HistoryJSON,
 } from '@selfsup/core';
 import { CheckpointCallback, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '@selfsup/callbacks';
-import { ByolExperiment } from '@selfsup/byol';
 import { useBackend } from './helpers/backend';
+import { byol, EPOCHS, images, STEPS } from './helpers/tiny-byol';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'checkpoint-v1');
 
@@ -36,34 +35,6 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-// exactly make.cjs's run
-const IMAGE: [number, number, number] = [8, 8, 1];
-const STEPS = 3;
-const EPOCHS = 2;
-
-function encoder(): tf.LayersModel {
-  const inp = tf.input({ shape: IMAGE });
-  let h = tf.layers.flatten().apply(inp) as tf.SymbolicTensor;
-  h = tf.layers.dense({ units: 12, useBias: false, kernelInitializer: tf.initializers.heNormal({ seed: 7 }) }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers.batchNormalization().apply(h) as tf.SymbolicTensor;
-  h = tf.layers.reLU().apply(h) as tf.SymbolicTensor;
-  return tf.model({ inputs: inp, outputs: h, name: 'online_encoder' });
-}
-
-const byol = () =>
-  new ByolExperiment({
-    inputShape: IMAGE,
-    batchSize: 4,
-    seed: 3,
-    encoder: encoder(),
-    model: { projectorHiddenDim: 16, projectorDim: 8, predictorHiddenDim: 16 },
-    optimizer: { name: 'lars', lr: 0.2, scaleLr: false },
-  });
-
-const images = ({ epoch, skipBatches }: { epoch: number; skipBatches: number }) =>
-  (function* () {
-    for (let i = skipBatches; i < STEPS; i++) yield tf.randomUniform([4, ...IMAGE], 0, 1, 'float32', 1000 * epoch + i + 1) as tf.Tensor4D;
-  })();
 
 function callbacks(losses: Array<[number, number]>, extra: Callback[] = []): Callback[] {
   const record = onBatchEnd({ name: 'losses' })(async (e) => {

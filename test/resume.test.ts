@@ -13,6 +13,7 @@ import { CallbackOrder, captureExperimentState, disposeSnapshot, onBatchEnd, onE
 import { CheckpointCallback, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '@selfsup/callbacks';
 import { ByolExperiment } from '@selfsup/byol';
 import { useBackend } from './helpers/backend';
+import { byol, EPOCHS, images, STEPS } from './helpers/tiny-byol';
 
 beforeAll(async () => {
   await useBackend('cpu');
@@ -24,33 +25,6 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const IMAGE: [number, number, number] = [8, 8, 1];
-const STEPS = 3;
-const EPOCHS = 2;
-
-function encoder(): tf.LayersModel {
-  const inp = tf.input({ shape: IMAGE });
-  let h = tf.layers.flatten().apply(inp) as tf.SymbolicTensor;
-  h = tf.layers.dense({ units: 12, useBias: false, kernelInitializer: tf.initializers.heNormal({ seed: 7 }) }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers.batchNormalization().apply(h) as tf.SymbolicTensor;
-  h = tf.layers.reLU().apply(h) as tf.SymbolicTensor;
-  return tf.model({ inputs: inp, outputs: h, name: 'online_encoder' });
-}
-
-const byol = () =>
-  new ByolExperiment({
-    inputShape: IMAGE,
-    batchSize: 4,
-    seed: 3,
-    encoder: encoder(),
-    model: { projectorHiddenDim: 16, projectorDim: 8, predictorHiddenDim: 16 },
-    optimizer: { name: 'lars', lr: 0.2, scaleLr: false },
-  });
-
-const images = ({ epoch, skipBatches }: { epoch: number; skipBatches: number }) =>
-  (function* () {
-    for (let i = skipBatches; i < STEPS; i++) yield tf.randomUniform([4, ...IMAGE], 0, 1, 'float32', 1000 * epoch + i + 1) as tf.Tensor4D;
-  })();
 
 function run(exp: ByolExperiment, extra: Callback[], losses: Array<[number, number]>) {
   const record = onBatchEnd({ name: 'losses' })(async (e) => {
