@@ -69,3 +69,26 @@ export async function shortRun(exp: SslExperiment<any, any>, steps = 12): Promis
   fixed!.dispose();
   return { losses, counts, logged };
 }
+
+/** The options of the methods' short runs: a 1/16-width ResNet-18 and small heads, Adam, gray views. */
+export const TINY_RUN = {
+  batchSize: 32,
+  seed: 0,
+  model: { width: 1 / 16, projectorHiddenDim: 64, projectorDim: 32 },
+  optimizer: { name: 'adam', lr: 3e-3, scaleLr: false },
+  augment: { preset: 'byol-small-gray' },
+} as const;
+
+/**
+ * `shortRun(exp)` and what every method's run must show: finite losses, the last three
+ * below the first three, a flat tensor count after the first step, and `names` logged.
+ */
+export async function expectLearnsWithoutLeaks(exp: SslExperiment<any, any>, names: string[]): Promise<ShortRun> {
+  const { expect } = await import('vitest');
+  const r = await shortRun(exp);
+  expect(r.losses.every(Number.isFinite)).toBe(true);
+  expect(mean(r.losses.slice(-3))).toBeLessThan(mean(r.losses.slice(0, 3)));
+  expect(new Set(r.counts.slice(1)).size).toBe(1);
+  expect(r.logged).toEqual(expect.arrayContaining(names));
+  return r;
+}
