@@ -99,9 +99,10 @@ function methodCallbacks(losses?: Array<[number, number]>) {
 }
 
 /** Logs `score` = values[epoch] at EVALUATION order, as knn-eval would log knn_acc. */
-const scores = (values: number[]) =>
+const scores = (values: Array<number | undefined>) =>
   onEpochEnd({ name: 'score', order: CallbackOrder.EVALUATION })((e) => {
-    if (values[e.state.epoch] !== undefined) e.logMetric('score', values[e.state.epoch]);
+    const v = values[e.state.epoch];
+    if (v !== undefined) e.logMetric('score', v);
   });
 
 const warnings = () => {
@@ -173,9 +174,18 @@ describe('CheckpointCallback: what it writes', () => {
     const w = warnings();
     await exp.fit(data(2), { stepsPerEpoch: 2, epochs: 3, callbacks: [...methodCallbacks(), new CheckpointCallback({ dir }, w)] });
     expect(w.list).toHaveLength(1);
-    expect(w.list[0]).toMatch(/monitored metric "knn_acc" is not among epoch 0's metrics \(loss, tau, lr\)/);
+    expect(w.list[0]).toMatch(/no epoch of this run reported the monitored metric "knn_acc" \(the last one had: loss, tau, lr\)/);
     expect(fs.readdirSync(dir)).toEqual(['last']);
     exp.dispose();
+
+    // an evaluation every other epoch (knn-eval's `every`) is not a missing metric
+    const sparseDir = fresh('sparse-metric');
+    const sparse = new Toy();
+    const ws = warnings();
+    await sparse.fit(data(2), { stepsPerEpoch: 2, epochs: 4, callbacks: [...methodCallbacks(), scores([0.3, undefined, 0.6, undefined]), new CheckpointCallback({ dir: sparseDir, monitor: 'score' }, ws)] });
+    expect(ws.list).toEqual([]);
+    expect((await readCheckpointMeta(path.join(sparseDir, 'best'))).extra).toMatchObject({ value: 0.6, epoch: 2 });
+    sparse.dispose();
   });
 
   it('epoch-<E>/ every N epochs, only the last K kept; History rows include the finished epoch', async () => {

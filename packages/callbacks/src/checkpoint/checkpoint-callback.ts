@@ -71,7 +71,9 @@ export class CheckpointCallback extends Callback {
   /** Meta of the checkpoint restored at the last start, if any. */
   restored: { dir: string; meta: SnapshotMeta } | undefined;
   private dir: string | undefined;
-  private warnedMissing = false;
+  /** Whether an epoch of this run reported the monitored metric (an evaluation every N epochs is fine). */
+  private sawMonitor = false;
+  private lastMetricNames: string[] | undefined;
   /** Set once a non-finite loss or weight was seen: from then on nothing is written. */
   private poisoned = false;
   private lastWrittenStep: number | undefined;
@@ -113,7 +115,8 @@ export class CheckpointCallback extends Callback {
   override async onExperimentStart(exp: AnyExperiment): Promise<void> {
     this.dir = this.resolveDir(exp);
     this.poisoned = false;
-    this.warnedMissing = false;
+    this.sawMonitor = false;
+    this.lastMetricNames = undefined;
     // a resumed run's checkpoint is its latest one
     this.restored = exp.resumedFrom;
     this.lastWrittenStep = exp.resumedFrom?.meta.counters.globalStep;
@@ -152,12 +155,8 @@ export class CheckpointCallback extends Callback {
 
     const { monitor } = this.options;
     const value = metrics[monitor];
-    if (value === undefined && !this.warnedMissing) {
-      this.warnedMissing = true;
-      this.warn(
-        `checkpoint: monitored metric "${monitor}" is not among epoch ${epoch}'s metrics (${Object.keys(metrics).join(', ') || 'none'}); best/ is written only in epochs that report it — add the callback that logs it (e.g. knn-eval) or set monitor`,
-      );
-    }
+    if (value !== undefined) this.sawMonitor = true;
+    this.lastMetricNames = Object.keys(metrics);
     const improved = value !== undefined && this.better(value);
     const previous = { best: this.best, bestEpoch: this.bestEpoch };
     if (improved) {
@@ -178,6 +177,12 @@ export class CheckpointCallback extends Callback {
 
   /** A run that stopped mid-epoch (stop request, maxSteps) gets a final `last/`. */
   override async onExperimentEnd(exp: AnyExperiment): Promise<void> {
+    if (!this.sawMonitor && this.lastMetricNames !== undefined) {
+      const { monitor } = this.options;
+      this.warn(
+        `checkpoint: no epoch of this run reported the monitored metric "${monitor}" (the last one had: ${this.lastMetricNames.join(', ') || 'none'}), so no best/ was written — add the callback that logs it (e.g. knn-eval) or set monitor`,
+      );
+    }
     if (this.poisoned || !this.options.saveLast || this.dir === undefined) return;
     const st = exp.state;
     const cap = exp.run.maxSteps;
