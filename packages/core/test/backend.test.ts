@@ -4,6 +4,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { availableBackends, describeBackends, isSoftwareAdapter, selectBackend } from '../src/backend';
 import { loadNativeBinding, nodeMajor } from '../src/backend/native';
 import { pendingTempDirs, rewriteWorkerScript } from '../src/backend/wasm_threads';
+import { gpuDeviceNodeMissing } from '../src/backend/webgpu';
 
 const missing = (name: string) => {
   const e = new Error(`Cannot find module '${name}'`);
@@ -135,6 +136,24 @@ describe('wasm thread shim', () => {
 });
 
 describe('webgpu adapters', () => {
+  it('auto loads Dawn on Linux only where a GPU device node exists', () => {
+    const fake = (files: string[], dri?: string[]) => ({
+      existsSync: (p: string) => files.includes(p),
+      readdirSync: (p: string) => {
+        if (p === '/dev/dri' && dri) return dri;
+        throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      },
+    });
+    expect(gpuDeviceNodeMissing('linux', fake([]))).toMatch(/^no GPU device on this machine/);
+    expect(gpuDeviceNodeMissing('linux', fake([], []))).toMatch(/^no GPU device/);
+    expect(gpuDeviceNodeMissing('linux', fake([], ['by-path']))).toMatch(/^no GPU device/);
+    expect(gpuDeviceNodeMissing('linux', fake([], ['card0', 'renderD128']))).toBeNull();
+    expect(gpuDeviceNodeMissing('linux', fake(['/dev/nvidia0']))).toBeNull();
+    expect(gpuDeviceNodeMissing('linux', fake(['/dev/dxg']))).toBeNull();
+    expect(gpuDeviceNodeMissing('darwin', fake([]))).toBeNull();
+    expect(gpuDeviceNodeMissing('win32', fake([]))).toBeNull();
+  });
+
   it('auto never takes a software or fallback adapter', () => {
     expect(isSoftwareAdapter({ vendor: '', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6' })).toBe(true);
     expect(isSoftwareAdapter({ vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: 'Mesa lavapipe' })).toBe(true);

@@ -7,7 +7,7 @@ import {
   type SelectBackendOptions,
   WEBGPU_ADAPTER_PREFERENCES,
 } from './types';
-import { adapterLabel, initWebgpu } from './webgpu';
+import { adapterLabel, gpuDeviceNodeMissing, initWebgpu } from './webgpu';
 import {
   NATIVE_PACKAGES,
   defaultLoader,
@@ -232,7 +232,9 @@ async function doSelect(
     let gpu: BackendInfo['adapter'];
     if (!native) {
       // Only a hardware GPU: a software or fallback adapter is slower than wasm.
+      const noDevice = gpuDeviceNodeMissing();
       try {
+        if (noDevice) throw new Error(noDevice);
         gpu = (await initWebgpu('hardware', log)).adapter;
       } catch (e) {
         note = `${note ? `${note}; ` : ''}webgpu skipped: ${e instanceof Error ? e.message : String(e)}`;

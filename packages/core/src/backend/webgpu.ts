@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { WebgpuAdapterInfo, WebgpuAdapterPreference } from './types';
 import { registerWebgpuTrainingKernels } from './kernels/webgpu';
@@ -190,6 +191,28 @@ function describeAdapter(adapter: DawnAdapter, request: AdapterRequest): WebgpuA
 }
 
 /** "llvmpipe (OpenGL ES, software)" / "nvidia ampere (Vulkan)". */
+/**
+ * Where a hardware GPU could be reached from this process: on Linux a GPU driver exposes
+ * device nodes (`/dev/dri/renderD*` for Mesa/AMD/Intel/nouveau and NVIDIA's DRM, `/dev/nvidia0`
+ * for NVIDIA's proprietary driver, `/dev/dxg` in WSL2); without any, Dawn can only find a
+ * software adapter. `auto` checks this before loading Dawn, because Dawn and the Vulkan loader
+ * print native warnings (XDG_RUNTIME_DIR, refused drivers) on stderr that no JS code can hold
+ * back. Other platforms (Metal, D3D12) are always worth the probe: null.
+ */
+export function gpuDeviceNodeMissing(
+  platform: NodeJS.Platform = process.platform,
+  fsys: { existsSync(p: string): boolean; readdirSync(p: string): string[] } = fs,
+): string | null {
+  if (platform !== 'linux') return null;
+  if (fsys.existsSync('/dev/nvidia0') || fsys.existsSync('/dev/dxg')) return null;
+  try {
+    if (fsys.readdirSync('/dev/dri').some((n) => n.startsWith('renderD') || n.startsWith('card'))) return null;
+  } catch {
+    // no /dev/dri
+  }
+  return 'no GPU device on this machine (/dev/dri/renderD*, /dev/nvidia0, /dev/dxg)';
+}
+
 export function adapterLabel(a: WebgpuAdapterInfo): string {
   const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || a.device || a.description || 'unnamed adapter';
   const device = a.vendor && a.device && !name.includes(a.device) ? ` ${a.device}` : '';
