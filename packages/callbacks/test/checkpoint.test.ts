@@ -192,8 +192,9 @@ describe('CheckpointCallback: what it writes', () => {
     const dir = fresh('every');
     const exp = new Toy();
     await exp.fit(data(1), { stepsPerEpoch: 1, epochs: 6, callbacks: [...methodCallbacks(), new CheckpointCallback({ dir, monitor: 'loss', mode: 'min', every: 2, keepLast: 2 }, warnings())] });
-    expect(fs.readdirSync(dir).sort()).toEqual(['best', 'epoch-3', 'epoch-5', 'last']);
-    const e3 = await readCheckpointMeta(path.join(dir, 'epoch-3'));
+    // named as the progress line counts epochs: every 2 → epoch-2, epoch-4, epoch-6
+    expect(fs.readdirSync(dir).sort()).toEqual(['best', 'epoch-4', 'epoch-6', 'last']);
+    const e3 = await readCheckpointMeta(path.join(dir, 'epoch-4'));
     expect(e3.counters).toEqual({ epoch: 4, globalStep: 4, batchIndex: 0 });
     expect(e3.history.epoch).toEqual([0, 1, 2, 3]);
     expect(e3.history.history.loss).toEqual(exp.history.history.loss.slice(0, 4));

@@ -21,7 +21,7 @@ export class CheckpointOptions {
   @IsIn(['max', 'min'])
   mode: 'max' | 'min' = 'max';
 
-  /** Also keep `epoch-<E>/` every N epochs (E = 0-based epoch index, as in the History). */
+  /** Also keep `epoch-<E>/` every N epochs (E counts from 1, as the progress line does: `every: 5` writes epoch-5, epoch-10, …). */
   @IsOptional()
   @IsInt()
   @Min(1)

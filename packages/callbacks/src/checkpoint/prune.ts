@@ -4,9 +4,12 @@ import * as path from 'node:path';
 const EPOCH_DIR = /^epoch-(\d+)$/;
 const TRASH = /^\.trash-.+-\d+$/;
 
-/** `epoch-<E>` directory name for epoch index E. */
+/**
+ * `epoch-<E>` directory name for the 0-based epoch index `epoch`: E counts from 1, as the
+ * progress line ("epoch 4/16"), the plots and the embedding files do.
+ */
 export function epochDirName(epoch: number): string {
-  return `epoch-${epoch}`;
+  return `epoch-${epoch + 1}`;
 }
 
 /** The `epoch-<E>/` checkpoints in `dir`, oldest epoch first. */
