@@ -440,6 +440,10 @@ def main():
     m = R["model"]
     encoder, dim = resnet18_width(m["width"], channels, m["stem"])
     init_like_selfsup(encoder).to(memory_format=torch.channels_last)
+    if m.get("zeroInitResidual"):  # screening option: each block's last BN γ = 0 (torchvision's zero_init_residual)
+        for block in encoder:
+            if hasattr(block, "b2"):
+                nn.init.zeros_(block.b2.weight)
     projector = mlp(dim, m["projectorHiddenDim"], m["projectorDim"])
     predictor = mlp(m["projectorDim"], m["predictorHiddenDim"], m["projectorDim"])
     online = nn.Sequential(encoder, projector).train()
