@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   CallbackOrder,
+  CHECKPOINT_VERSION,
   decodeNonFiniteJson,
   disposeSnapshot,
   loadCheckpoint,
@@ -66,6 +67,7 @@ describe('version-1 checkpoints (written by the code before the loop owned resum
     expect(mid.counters).toEqual({ epoch: 1, globalStep: 4, batchIndex: 1 });
     // read in this build's shape
     expect(mid.callbackRngs).toEqual({});
+    expect(mid.buffers).toEqual({});
     expect(Object.keys(mid.rngs).sort()).toEqual(['augmentRng', 'rng']);
   });
 
@@ -103,7 +105,7 @@ describe('version-1 checkpoints (written by the code before the loop owned resum
     expect(bestAtStart).toBe(saved.best);
     // and what it writes now is the current version, resumable in turn
     const written = await readCheckpointMeta(path.join(dir, 'last'));
-    expect(written.version).toBe(2);
+    expect(written.version).toBe(CHECKPOINT_VERSION);
     expect(written.counters).toEqual({ epoch: 2, globalStep: EPOCHS * STEPS, batchIndex: 0 });
     exp.dispose();
   });

@@ -283,6 +283,112 @@ describe('captureExperimentState / restoreExperimentState', () => {
     b.dispose();
   });
 
+  describe('buffers (exp.buffers(): state that is neither a weight nor an optimizer slot)', () => {
+    /**
+     * Toy with two buffers the loss depends on: a running sum of the batches (float32 [3]) that
+     * is the regression target, and a step count (int32 scalar) that scales it; a resume that
+     * lost either would give other losses.
+     */
+    class Buffered extends Toy {
+      readonly sum: tf.Variable;
+      readonly count = tf.variable(tf.scalar(0, 'int32'), false);
+      constructor(readonly width = 3) {
+        super();
+        this.sum = tf.variable(tf.zeros([width]), false);
+      }
+      override buffers(): Record<string, tf.Variable> {
+        return { ...super.buffers(), sum: this.sum, count: this.count };
+      }
+      override trainStep(x: tf.Tensor2D): StepLogs {
+        const enc = this.models.get('enc')!;
+        tf.tidy(() => {
+          this.sum.assign(tf.add(this.sum, tf.sum(x, 0).slice([0], [this.width])));
+          this.count.assign(tf.add(this.count, tf.scalar(1, 'int32')));
+        });
+        const target = tf.tidy(() => tf.div(tf.mean(this.sum), tf.cast(this.count, 'float32')));
+        const loss = this.minimize(() => tf.mean(tf.square(tf.sub(enc.apply(x, { training: true }) as tf.Tensor, target))) as tf.Scalar);
+        target.dispose();
+        return { loss };
+      }
+      override dispose(): void {
+        super.dispose();
+        tf.dispose([this.sum, this.count]);
+      }
+    }
+
+    it('round-trip through disk bit for bit (float32 and int32), so the resumed run continues with the same losses', async () => {
+      const ref = new Buffered();
+      const refLosses = recordLosses(ref);
+      await ref.fit(data(3), { epochs: 2 });
+
+      const a = new Buffered();
+      await a.fit(data(3), { epochs: 1 });
+      const dir = path.join(tmp, 'buffers', 'last');
+      const meta = await saveCheckpoint(dir, a);
+      expect(meta.buffers).toEqual({ sum: { key: 'buffer/sum', shape: [3], dtype: 'float32' }, count: { key: 'buffer/count', shape: [], dtype: 'int32' } });
+      expect((await readCheckpointMeta(dir)).version).toBe(3);
+      a.dispose();
+
+      const b = new Buffered();
+      const bLosses = recordLosses(b);
+      await b.restore(dir);
+      await b.fit(data(3), { epochs: 2 });
+      expect(bLosses).toEqual(refLosses.slice(3));
+      expect(Array.from(b.sum.dataSync())).toEqual(Array.from(ref.sum.dataSync()));
+      expect(b.count.dataSync()[0]).toBe(6);
+
+      // without the buffers (a method that forgot to declare them) the losses differ: the test can fail
+      class Forgetful extends Buffered {
+        override buffers(): Record<string, tf.Variable> {
+          return {};
+        }
+      }
+      const c = new Forgetful();
+      const cLosses = recordLosses(c);
+      const warnings: string[] = [];
+      await c.restore(dir, { warn: (m) => warnings.push(m) });
+      await c.fit(data(3), { epochs: 2 });
+      expect(cLosses).not.toEqual(refLosses.slice(3));
+      expect(warnings).toEqual([expect.stringMatching(/holds buffer\(s\) "sum", "count", which Forgetful does not declare in buffers\(\); they are dropped/)]);
+      for (const x of [ref, b, c]) x.dispose();
+    });
+
+    it('a buffer of another shape is rejected before anything changes; one the checkpoint lacks is reported', async () => {
+      const a = new Buffered(3);
+      await a.fit(data(2), { epochs: 1 });
+      const snap = await captureExperimentState(a);
+      const b = new Buffered(2);
+      await b.setup();
+      const before = values(b.models.get('enc')!);
+      await expect(restoreExperimentState(b, snap)).rejects.toThrow(/buffer "sum" of Buffered has shape \[2\] but the checkpoint's has \[3\]/);
+      expect(values(b.models.get('enc')!)).toEqual(before);
+      expect(b.state.globalStep).toBe(0);
+
+      const plain = new Toy();
+      await plain.fit(data(2), { epochs: 1 });
+      const old = await captureExperimentState(plain);
+      expect(old.meta.buffers).toEqual({});
+      const c = new Buffered();
+      await c.setup();
+      const warnings: string[] = [];
+      await restoreExperimentState(c, old, { warn: (m) => warnings.push(m) });
+      expect(warnings).toEqual([expect.stringMatching(/Buffered declares buffer\(s\) "sum", "count" that the checkpoint does not hold/)]);
+      expect(c.state.globalStep).toBe(2);
+
+      class NotAVariable extends Toy {
+        override buffers(): Record<string, tf.Variable> {
+          return { queue: tf.zeros([2]) as tf.Variable };
+        }
+      }
+      const d = new NotAVariable();
+      await d.setup();
+      await expect(captureExperimentState(d)).rejects.toThrow(/NotAVariable.buffers\(\): "queue" is not a tf.Variable/);
+      disposeSnapshot(snap);
+      disposeSnapshot(old);
+      for (const x of [a, b, plain, c, d]) x.dispose();
+    });
+  });
+
   it('rejects a snapshot that does not fit, naming the weight and both shapes, and changes nothing', async () => {
     const a = new Toy({ hidden: 6 });
     await a.setup();

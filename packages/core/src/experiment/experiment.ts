@@ -323,6 +323,17 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
   }
 
   /**
+   * Tensors of the training state that are neither model weights nor optimizer slots (PyTorch's
+   * registered buffers: MoCo's queue of keys and its write position), by name: a checkpoint
+   * saves them and a resume assigns them back in place, so they must be `tf.Variable`s of a
+   * fixed shape and dtype. Default: none. A method with buffers overrides this
+   * (`return { ...super.buffers(), queue: this.queue }`) and disposes them itself.
+   */
+  buffers(): Record<string, tf.Variable> {
+    return {};
+  }
+
+  /**
    * The loop's own state, as a checkpoint saves it: the position a resumed run starts from
    * and the History up to there. It depends on where the loop is: during an epoch's
    * validation and epochEnd hooks, the epoch's History row (not recorded yet) is included and
@@ -362,7 +373,7 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
    * directory). The checkpoint holds models that callbacks create (BYOL's target network), so
    * it is put back during the next fit's experimentStart, after the hooks ordered below
    * RESTORE_ORDER (the MODEL_INIT band, which builds those models) and before the rest, in
-   * this order: models, callbacks' state, optimizer, generators, the loop's position and
+   * this order: models and buffers, callbacks' state, optimizer, generators, the loop's position and
    * History. Called before fit, it finds and reads the checkpoint now (a missing or foreign
    * one fails here) and schedules it — the same as `fit(data, { resumeFrom })`; called from
    * an experimentStart hook, it restores at once. Returns the checkpoint's meta.

@@ -1,8 +1,8 @@
 /**
  * Capture: everything an exact resume needs, taken from a live Experiment — every model
- * weight, the optimizer's slots, the loop's state (`exp.stateDict()`: position and History),
- * the generators the experiment and its callbacks declare (`rngs()`), every callback's
- * `getState()` and the resolved config.
+ * weight, the optimizer's slots, the buffers the experiment declares (`exp.buffers()`), the
+ * loop's state (`exp.stateDict()`: position and History), the generators the experiment and
+ * its callbacks declare (`rngs()`), every callback's `getState()` and the resolved config.
  *
  * @packageDocumentation
  */
@@ -12,12 +12,14 @@ import { Rng, type RngState } from '../../util/rng';
 import type { Experiment } from '../experiment';
 import type { RunContext } from '../run-context';
 import {
+  bufferKey,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   layerOrderedWeights,
   modelWeightKey,
   optimizerWeightKey,
   type ExperimentSnapshot,
+  type SnapshotBuffer,
   type SnapshotMeta,
   type SnapshotOptimizer,
   type SnapshotWeight,
@@ -88,6 +90,28 @@ export function callbackRngs(cb: Callback): Record<string, Rng> {
 
 function rngStates(rngs: Record<string, Rng>): Record<string, RngState> {
   return Object.fromEntries(Object.entries(rngs).map(([k, r]) => [k, r.getState()]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Buffers: declared, like the generators
+
+/**
+ * The tensors besides model weights and optimizer slots that a checkpoint saves, by name: what
+ * `exp.buffers()` declares (none for most methods; MoCo's queue). Each must be a live
+ * `tf.Variable` (restore assigns it in place).
+ */
+export function experimentBuffers(exp: AnyExperiment): Record<string, tf.Variable> {
+  // an experiment built against an older @selfsup/core has no buffers()
+  const provider = (exp as { buffers?: () => unknown }).buffers;
+  if (typeof provider !== 'function') return {};
+  const out = provider.call(exp);
+  const who = exp.constructor.name;
+  if (!out || typeof out !== 'object') throw new Error(`${who}.buffers() must return { name: tf.Variable }, got ${String(out)}`);
+  for (const [k, v] of Object.entries(out)) {
+    if (!(v instanceof tf.Variable)) throw new Error(`${who}.buffers(): "${k}" is not a tf.Variable (restore assigns buffers in place)`);
+    if (v.isDisposed) throw new Error(`${who}.buffers(): "${k}" is disposed`);
+  }
+  return { ...(out as Record<string, tf.Variable>) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -213,6 +237,13 @@ export async function captureExperimentState(exp: AnyExperiment, opts: CaptureOp
       optimizer = saved;
     }
 
+    const buffers: Record<string, SnapshotBuffer> = {};
+    for (const [name, v] of Object.entries(experimentBuffers(exp))) {
+      const key = bufferKey(name);
+      tensors[key] = v.clone();
+      buffers[name] = { key, shape: [...v.shape], dtype: v.dtype };
+    }
+
     const callbacks: Record<string, Record<string, unknown>> = {};
     const cbRngs: Record<string, Record<string, RngState>> = {};
     for (const cb of exp.callbacks) {
@@ -233,6 +264,7 @@ export async function captureExperimentState(exp: AnyExperiment, opts: CaptureOp
       rngs: rngStates(experimentRngs(exp)),
       callbacks,
       callbackRngs: cbRngs,
+      buffers,
       history: loop.history,
       config: experimentConfigJson(exp),
       extra: opts.extra ?? {},

@@ -14,7 +14,9 @@
  * tfjs names `<variable name>/<slot>`, are translated to `<model>#<index>/<slot>` likewise.
  *
  * Versions: 1 (the first) kept the experiment's generators only; 2 adds `callbackRngs`, the
- * generators callbacks declare. Version 1 is read as a version 2 without callback generators.
+ * generators callbacks declare; 3 adds `buffers`, the tensors an experiment declares besides
+ * its weights (`exp.buffers()`: MoCo's queue). Versions 1 and 2 are read as a version 3
+ * without callback generators (1) and without buffers.
  *
  * @packageDocumentation
  */
@@ -24,9 +26,9 @@ import type { HistoryJSON } from '../history';
 
 export const CHECKPOINT_FORMAT = 'selfsup-checkpoint';
 /** The version this build writes. */
-export const CHECKPOINT_VERSION = 2;
+export const CHECKPOINT_VERSION = 3;
 /** The versions this build reads. */
-export const READABLE_CHECKPOINT_VERSIONS: readonly number[] = [1, 2];
+export const READABLE_CHECKPOINT_VERSIONS: readonly number[] = [1, 2, 3];
 
 /** The loop position a resumed run starts from. */
 export interface SnapshotCounters {
@@ -71,6 +73,14 @@ export interface SnapshotOptimizerWeight {
   suffix?: string;
 }
 
+/** One buffer of the experiment (`exp.buffers()`) in a snapshot. Version 3. */
+export interface SnapshotBuffer {
+  /** Key of the tensor in the snapshot's tensor map. */
+  key: string;
+  shape: number[];
+  dtype: string;
+}
+
 export interface SnapshotOptimizer {
   className: string;
   weights: SnapshotOptimizerWeight[];
@@ -91,6 +101,8 @@ export interface SnapshotMeta {
   callbacks: Record<string, Record<string, unknown>>;
   /** The generators each callback declares (`callback.rngs()`), by callback name, then name. Version 2. */
   callbackRngs: Record<string, Record<string, RngState>>;
+  /** The experiment's buffers (`exp.buffers()`), by name. Version 3. */
+  buffers: Record<string, SnapshotBuffer>;
   /** The loop's History (see {@link LoopStateDict}). */
   history: HistoryJSON;
   /** The resolved config as plain JSON (see `experimentConfigJson`). */
@@ -122,7 +134,8 @@ export class SnapshotMismatchError extends Error {
 
 /**
  * Checks format and version and returns the meta in this build's shape (a version 1 meta
- * gets an empty `callbackRngs`). `where` names the checkpoint in messages.
+ * gets an empty `callbackRngs`, a version 1 or 2 one empty `buffers`). `where` names the
+ * checkpoint in messages.
  */
 export function upgradeMeta(raw: unknown, where: string): SnapshotMeta {
   const meta = raw as Partial<SnapshotMeta> | undefined;
@@ -134,7 +147,7 @@ export function upgradeMeta(raw: unknown, where: string): SnapshotMeta {
       `${where}: checkpoint version ${meta.version} is not supported (this build reads version${READABLE_CHECKPOINT_VERSIONS.length > 1 ? 's' : ''} ${READABLE_CHECKPOINT_VERSIONS.join(', ')})`,
     );
   }
-  return { ...meta, callbackRngs: meta.callbackRngs ?? {} } as SnapshotMeta;
+  return { ...meta, callbackRngs: meta.callbackRngs ?? {}, buffers: meta.buffers ?? {} } as SnapshotMeta;
 }
 
 /** Throws unless the counters are integers ≥ 0. */
@@ -190,6 +203,11 @@ export function weightOwnName(name: string): string {
 /** The tensor key of weight `index` (layer order) of `model`, whose own name is `name`. */
 export function modelWeightKey(model: string, index: number, name: string): string {
   return `model/${model}/${index}/${name}`;
+}
+
+/** The tensor key of the experiment's buffer `name`. */
+export function bufferKey(name: string): string {
+  return `buffer/${name}`;
 }
 
 /** The tensor key of the `index`-th optimizer state tensor, named `name` by `getWeights()`. */

@@ -8,16 +8,18 @@ export {
   decodeNonFiniteJson,
   disposeSnapshot,
   encodeNonFiniteJson,
+  bufferKey,
   layerOrderedWeights,
   upgradeMeta,
   type ExperimentSnapshot,
   type LoopStateDict,
+  type SnapshotBuffer,
   type SnapshotCounters,
   type SnapshotMeta,
   type SnapshotOptimizer,
   type SnapshotOptimizerWeight,
   type SnapshotWeight,
 } from './format';
-export { callbackRngs, captureExperimentState, experimentConfigJson, experimentRngs, nonFiniteTensors, type CaptureOptions, type RngProvider } from './capture';
+export { callbackRngs, captureExperimentState, experimentBuffers, experimentConfigJson, experimentRngs, nonFiniteTensors, type CaptureOptions, type RngProvider } from './capture';
 export { restoreExperimentState, restoreModelWeights, type RestoreOptions } from './restore';
 export { loadCheckpoint, readCheckpointMeta, resolveCheckpointDir, restoreCheckpoint, saveCheckpoint, writeSnapshot, type SaveCheckpointOptions } from './io';

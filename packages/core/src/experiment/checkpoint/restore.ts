@@ -1,7 +1,7 @@
 /**
  * Restore: a snapshot put back into an experiment whose models and optimizer exist. Every
- * check runs before anything changes; then, in this order: models, callbacks' state,
- * optimizer, generators, and the loop's state (position and History).
+ * check runs before anything changes; then, in this order: models and buffers, callbacks'
+ * state, optimizer, generators, and the loop's state (position and History).
  *
  * The loop calls this at a fixed point of `fit` (see `Experiment.restore`); call it directly
  * only on an experiment that holds every model of the checkpoint.
@@ -13,7 +13,7 @@ import type { Callback } from '../../callbacks/callback';
 import type { Rng, RngState } from '../../util/rng';
 import type { Experiment } from '../experiment';
 import { History } from '../history';
-import { callbackRngs, experimentRngs, type NamedTensor } from './capture';
+import { callbackRngs, experimentBuffers, experimentRngs, type NamedTensor } from './capture';
 import { checkCounters, layerOrderedWeights, SnapshotMismatchError, upgradeMeta, weightOwnName, type ExperimentSnapshot } from './format';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -85,6 +85,40 @@ function planModels(exp: AnyExperiment, snapshot: ExperimentSnapshot): PlannedAs
     });
   }
   return plan;
+}
+
+/**
+ * Pairs the experiment's declared buffers with the checkpoint's: a shape or dtype that differs
+ * is fatal (the config changed: a queue of another size); a buffer only one side has is
+ * reported, not fatal, as for generators.
+ */
+function planBuffers(exp: AnyExperiment, snapshot: ExperimentSnapshot, notes: string[]): PlannedAssign[] {
+  const declared = experimentBuffers(exp);
+  const saved = snapshot.meta.buffers;
+  const who = exp.constructor.name;
+  const dropped = Object.keys(saved).filter((k) => !(k in declared));
+  const fresh = Object.keys(declared).filter((k) => !(k in saved));
+  if (dropped.length) {
+    notes.push(`restore: the checkpoint holds buffer(s) ${dropped.map((k) => `"${k}"`).join(', ')}, which ${who} does not declare in buffers(); they are dropped`);
+  }
+  if (fresh.length) {
+    notes.push(
+      `restore: ${who} declares buffer(s) ${fresh.map((k) => `"${k}"`).join(', ')} that the checkpoint does not hold (written before they existed?); they keep their current value, so the run differs from an uninterrupted one`,
+    );
+  }
+  return Object.keys(saved)
+    .filter((k) => k in declared)
+    .map((name) => {
+      const variable = declared[name];
+      const value = tensorOf(snapshot, saved[name].key, `buffer "${name}"`);
+      if (!tf.util.arraysEqual(variable.shape, value.shape)) {
+        throw new SnapshotMismatchError(`restore: buffer "${name}" of ${who} has shape [${variable.shape}] but the checkpoint's has [${value.shape}]; was it written with another config (a queue of another size)?`);
+      }
+      if (variable.dtype !== value.dtype) {
+        throw new SnapshotMismatchError(`restore: buffer "${name}" of ${who} is ${variable.dtype} but the checkpoint's is ${value.dtype}`);
+      }
+      return { variable, value };
+    });
 }
 
 function planOptimizer(exp: AnyExperiment, snapshot: ExperimentSnapshot): NamedTensor[] | undefined {
@@ -183,8 +217,8 @@ function planCallbacks(exp: AnyExperiment, snapshot: ExperimentSnapshot, notes: 
 
 /**
  * Puts a snapshot back into `exp`: every check runs before anything changes, so a mismatch
- * leaves the experiment as it was. Then, in this order: model weights (assigned in place, so
- * hooks holding references to the variables stay valid), callbacks' `setState`, optimizer
+ * leaves the experiment as it was. Then, in this order: model weights and the experiment's
+ * buffers (assigned in place, so hooks holding references to the variables stay valid), callbacks' `setState`, optimizer
  * slots, generators (the experiment's and the callbacks'), and the loop's position and
  * History (`exp.loadStateDict`). Models and optimizer must exist: `exp.restore()` and
  * fit's `resumeFrom` call this once the MODEL_INIT hooks have built every model. The
@@ -199,6 +233,7 @@ export async function restoreExperimentState(exp: AnyExperiment, snapshot: Exper
   const assigns = planModels(exp, snap);
   const optWeights = planOptimizer(exp, snap);
   const notes: string[] = [];
+  assigns.push(...planBuffers(exp, snap, notes));
   const callbacks = planCallbacks(exp, snap, notes);
   const rngs = [...planRngs(exp.constructor.name, experimentRngs(exp), meta.rngs, notes), ...callbacks.rngs];
 
