@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Makes `npm run byol` / `npm test` work on a fresh clone: installs the locked
-// dependencies once (npm ci) when node_modules is missing or older than the lock file.
+// dependencies once (npm ci) when node_modules is missing or older than the lock file, and
+// builds the optional oneDNN addon (@selfsup/native-cpu) when it is missing or stale and a
+// compiler and libdnnl-dev are there (otherwise one line; nothing fails because of it).
 // Uses only Node built-ins, since it runs before anything is installed.
 'use strict';
 const fs = require('fs');
@@ -24,3 +26,7 @@ if (stale) {
     process.exit(r.status ?? 1);
   }
 }
+// npm runs the addon's install script too, but not always (a workspace that was already
+// linked, configs that skip scripts); build.cjs returns at once when the addon is up to date.
+const nativeCpu = path.join(root, 'packages', 'native-cpu', 'build.cjs');
+if (fs.existsSync(nativeCpu)) spawnSync(process.execPath, [nativeCpu], { cwd: path.dirname(nativeCpu), stdio: 'inherit' });

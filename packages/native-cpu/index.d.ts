@@ -1,0 +1,42 @@
+/** What the addon reports about itself. */
+export interface NativeCpuInfo {
+  /** oneDNN version, e.g. "2.6.3". */
+  dnnlVersion: string;
+  dnnlHash: string;
+  /** oneDNN's CPU threading runtime (Debian's build: OpenMP). */
+  cpuRuntime: string;
+  /** The instruction set oneDNN's kernels use here, e.g. "avx512_core_amx". */
+  isa: string;
+  /** OpenMP threads the next call will use. */
+  threads: number;
+  cachedPrimitives: number;
+}
+
+/**
+ * The addon. Operands are byte offsets into `heap` (the wasm backend's HEAPU8; a negative
+ * offset = none); the output is written in place.
+ */
+export interface NativeCpuAddon {
+  /**
+   * kind 0 = forward (a = x, b = filter, bias, out = y), 1 = backward data (a = dy, b = filter,
+   * out = dx), 2 = backward weights (a = x, b = dy, out = dW). params: n, h, w, ci, co, kh, kw,
+   * oh, ow, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW,
+   * hasBias, activation (0 linear, 1 relu, 2 relu6, 3 leakyrelu(alpha), 4 sigmoid, 5 elu).
+   */
+  conv(kind: 0 | 1 | 2, heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
+  /** params: batchA, batchB, m, k, n, transposeA, transposeB, hasBias, activation. */
+  matmul(heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
+  /** The oneDNN implementation for a shape (kind 3 = matmul). */
+  implInfo(kind: 0 | 1 | 2 | 3, params: Int32Array, alpha?: number): string;
+  info(): NativeCpuInfo;
+  setThreads(n: number): void;
+  clearCache(): void;
+}
+
+export type NativeCpuLoad =
+  | { ok: true; addon: NativeCpuAddon; path: string; info: NativeCpuInfo }
+  | { ok: false; path: string; reason: string };
+
+export function load(): NativeCpuLoad;
+export const addonPath: string;
+export const BUILD_HINT: string;

@@ -1,0 +1,445 @@
+// @selfsup/native-cpu: oneDNN convolutions and matmul for tensors that live in the
+// tfjs wasm backend's heap. Every call gets the heap (a Uint8Array over the
+// WebAssembly.Memory, shared when the wasm backend is threaded) and byte offsets into it:
+// the addon reads its inputs and writes its output in place, nothing is copied.
+// Layouts are tfjs's: activations NHWC, filters [KH, KW, CI, CO] (oneDNN's hwio),
+// matrices row-major. Primitives are created once per shape and cached.
+//
+// Calls are synchronous on the JS thread; the wasm thread pool is idle meanwhile, so
+// oneDNN's OpenMP threads get the cores (setThreads sets how many).
+#include <node_api.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+using dnnl::algorithm;
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+namespace {
+
+dnnl::engine &eng() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream &strm() {
+  static dnnl::stream s(eng());
+  return s;
+}
+
+// ---- conv parameters (the layout of the Int32Array the JS side passes) -------------
+enum ConvKind { FWD = 0, BWD_DATA = 1, BWD_WEIGHTS = 2 };
+enum Act { ACT_LINEAR = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_LEAKY = 3, ACT_SIGMOID = 4, ACT_ELU = 5 };
+// n, h, w, ci, co, kh, kw, oh, ow, sh, sw, padTop, padLeft, padBottom, padRight, dh, dw, hasBias, act
+constexpr int CONV_NPARAMS = 19;
+
+struct ConvEntry {
+  memory::desc src, wei, dst;       // what the primitive runs on
+  memory::desc user_wei;            // hwio as tfjs stores it
+  bool reorder_wei = false;
+  std::unique_ptr<dnnl::primitive> prim;
+  std::unique_ptr<dnnl::reorder> wei_reorder;  // user -> primitive (fwd, bwd data) or back (bwd weights)
+  std::vector<float> wei_buf;                  // the primitive's own weight layout
+  memory::desc bias;
+  std::string impl;
+};
+
+struct MatmulEntry {
+  std::unique_ptr<dnnl::matmul> prim;
+  memory::desc a, b, c, bias;
+  std::string impl;
+};
+
+std::unordered_map<std::string, std::unique_ptr<ConvEntry>> conv_cache;
+std::unordered_map<std::string, std::unique_ptr<MatmulEntry>> matmul_cache;
+
+std::string key_of(int kind, const int32_t *p, int n, float alpha) {
+  std::string k(reinterpret_cast<const char *>(&kind), sizeof kind);
+  k.append(reinterpret_cast<const char *>(p), sizeof(int32_t) * n);
+  k.append(reinterpret_cast<const char *>(&alpha), sizeof alpha);
+  return k;
+}
+
+dnnl::post_ops act_post_ops(int act, float alpha) {
+  dnnl::post_ops po;
+  switch (act) {
+    case ACT_LINEAR: break;
+    case ACT_RELU: po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f); break;
+    case ACT_RELU6: po.append_eltwise(1.f, algorithm::eltwise_clip, 0.f, 6.f); break;
+    case ACT_LEAKY: po.append_eltwise(1.f, algorithm::eltwise_relu, alpha, 0.f); break;
+    case ACT_SIGMOID: po.append_eltwise(1.f, algorithm::eltwise_logistic, 0.f, 0.f); break;
+    case ACT_ELU: po.append_eltwise(1.f, algorithm::eltwise_elu, 1.f, 0.f); break;
+    default: throw std::runtime_error("unknown activation " + std::to_string(act));
+  }
+  return po;
+}
+
+ConvEntry &conv_entry(int kind, const int32_t *p, float alpha) {
+  std::string key = key_of(kind, p, CONV_NPARAMS, alpha);
+  auto it = conv_cache.find(key);
+  if (it != conv_cache.end()) return *it->second;
+
+  const int n = p[0], h = p[1], w = p[2], ci = p[3], co = p[4], kh = p[5], kw = p[6], oh = p[7], ow = p[8];
+  const memory::dims strides = {p[9], p[10]};
+  const memory::dims pad_l = {p[11], p[12]};
+  const memory::dims pad_r = {p[13], p[14]};
+  const memory::dims dil = {p[15] - 1, p[16] - 1};  // oneDNN counts dilation from 0
+  const bool has_bias = p[17] != 0;
+  const int act = p[18];
+
+  auto e = std::make_unique<ConvEntry>();
+  e->src = memory::desc({n, ci, h, w}, dt::f32, tag::nhwc);
+  e->dst = memory::desc({n, co, oh, ow}, dt::f32, tag::nhwc);
+  e->user_wei = memory::desc({co, ci, kh, kw}, dt::f32, tag::hwio);
+  memory::desc wei_any({co, ci, kh, kw}, dt::f32, tag::any);
+  e->bias = has_bias ? memory::desc({co}, dt::f32, tag::x) : memory::desc();
+
+  dnnl::primitive_attr attr;
+  if (kind == FWD) attr.set_post_ops(act_post_ops(act, alpha));
+
+  dnnl::convolution_forward::desc fdesc(
+      dnnl::prop_kind::forward_training, algorithm::convolution_direct, e->src, wei_any, e->bias, e->dst,
+      strides, dil, pad_l, pad_r);
+  dnnl::convolution_forward::primitive_desc fpd(fdesc, attr, eng());
+
+  if (kind == FWD) {
+    e->wei = fpd.weights_desc();
+    e->impl = fpd.impl_info_str();
+    e->prim = std::make_unique<dnnl::convolution_forward>(fpd);
+    e->reorder_wei = e->wei != e->user_wei;
+    if (e->reorder_wei) {
+      e->wei_reorder = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(eng(), e->user_wei, eng(), e->wei));
+    }
+  } else if (kind == BWD_DATA) {
+    dnnl::convolution_backward_data::desc bdesc(algorithm::convolution_direct, e->src, wei_any, e->dst, strides, dil, pad_l, pad_r);
+    dnnl::convolution_backward_data::primitive_desc bpd(bdesc, eng(), fpd);
+    e->wei = bpd.weights_desc();
+    e->impl = bpd.impl_info_str();
+    e->prim = std::make_unique<dnnl::convolution_backward_data>(bpd);
+    e->reorder_wei = e->wei != e->user_wei;
+    if (e->reorder_wei) {
+      e->wei_reorder = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(eng(), e->user_wei, eng(), e->wei));
+    }
+  } else {
+    dnnl::convolution_backward_weights::desc bdesc(algorithm::convolution_direct, e->src, wei_any, e->dst, strides, dil, pad_l, pad_r);
+    dnnl::convolution_backward_weights::primitive_desc bpd(bdesc, eng(), fpd);
+    e->wei = bpd.diff_weights_desc();
+    e->impl = bpd.impl_info_str();
+    e->prim = std::make_unique<dnnl::convolution_backward_weights>(bpd);
+    e->reorder_wei = e->wei != e->user_wei;
+    if (e->reorder_wei) {
+      e->wei_reorder = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(eng(), e->wei, eng(), e->user_wei));
+    }
+  }
+  if (e->reorder_wei) e->wei_buf.resize(e->wei.get_size() / sizeof(float) + 16);
+  ConvEntry &ref = *e;
+  conv_cache.emplace(std::move(key), std::move(e));
+  return ref;
+}
+
+// a, b, bias, out: pointers into the heap (bias may be null)
+void run_conv(int kind, const int32_t *p, float alpha, char *a, char *b, char *bias, char *out) {
+  ConvEntry &e = conv_entry(kind, p, alpha);
+  dnnl::stream &s = strm();
+  if (kind == FWD || kind == BWD_DATA) {
+    memory user_w(e.user_wei, eng(), b);
+    memory wmem = user_w;
+    if (e.reorder_wei) {
+      wmem = memory(e.wei, eng(), e.wei_buf.data());
+      e.wei_reorder->execute(s, user_w, wmem);
+    }
+    if (kind == FWD) {
+      memory src(e.src, eng(), a), dst(e.dst, eng(), out);
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, dst}};
+      if (bias) args.insert({DNNL_ARG_BIAS, memory(e.bias, eng(), bias)});
+      e.prim->execute(s, args);
+    } else {
+      memory ddst(e.dst, eng(), a), dsrc(e.src, eng(), out);
+      e.prim->execute(s, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DIFF_SRC, dsrc}});
+    }
+  } else {
+    memory src(e.src, eng(), a), ddst(e.dst, eng(), b);
+    memory user_dw(e.user_wei, eng(), out);
+    memory dw = e.reorder_wei ? memory(e.wei, eng(), e.wei_buf.data()) : user_dw;
+    e.prim->execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+    if (e.reorder_wei) e.wei_reorder->execute(s, dw, user_dw);
+  }
+  s.wait();
+}
+
+// ---- matmul ------------------------------------------------------------------------
+// batchA, batchB, m, k, n, transposeA, transposeB, hasBias, act
+constexpr int MM_NPARAMS = 9;
+
+MatmulEntry &matmul_entry(const int32_t *p, float alpha) {
+  std::string key = key_of(100, p, MM_NPARAMS, alpha);
+  auto it = matmul_cache.find(key);
+  if (it != matmul_cache.end()) return *it->second;
+  const memory::dim ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
+  const bool ta = p[5] != 0, tb = p[6] != 0, has_bias = p[7] != 0;
+  const int act = p[8];
+  const memory::dim bc = ba > bb ? ba : bb;
+  auto e = std::make_unique<MatmulEntry>();
+  // logical [B, M, K]; stored [B, K, M] when transposed
+  e->a = memory::desc({ba, m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
+  e->b = memory::desc({bb, k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
+  e->c = memory::desc({bc, m, n}, dt::f32, memory::dims{m * n, n, 1});
+  e->bias = has_bias ? memory::desc({1, 1, n}, dt::f32, memory::dims{n, n, 1}) : memory::desc();
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(act_post_ops(act, alpha));
+  dnnl::matmul::desc d = has_bias ? dnnl::matmul::desc(e->a, e->b, e->bias, e->c) : dnnl::matmul::desc(e->a, e->b, e->c);
+  dnnl::matmul::primitive_desc pd(d, attr, eng());
+  e->impl = pd.impl_info_str();
+  e->prim = std::make_unique<dnnl::matmul>(pd);
+  MatmulEntry &ref = *e;
+  matmul_cache.emplace(std::move(key), std::move(e));
+  return ref;
+}
+
+void run_matmul(const int32_t *p, float alpha, char *a, char *b, char *bias, char *c) {
+  MatmulEntry &e = matmul_entry(p, alpha);
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, memory(e.a, eng(), a)}, {DNNL_ARG_WEIGHTS, memory(e.b, eng(), b)}, {DNNL_ARG_DST, memory(e.c, eng(), c)}};
+  if (bias) args.insert({DNNL_ARG_BIAS, memory(e.bias, eng(), bias)});
+  e.prim->execute(strm(), args);
+  strm().wait();
+}
+
+// ---- Node-API glue -------------------------------------------------------------------
+#define NAPI_OK(call)                                   \
+  do {                                                  \
+    if ((call) != napi_ok) throw std::runtime_error(#call); \
+  } while (0)
+
+struct Heap {
+  char *data;
+  size_t bytes;
+};
+
+Heap heap_of(napi_env env, napi_value v) {
+  bool is_ta = false;
+  NAPI_OK(napi_is_typedarray(env, v, &is_ta));
+  if (!is_ta) throw std::runtime_error("the heap must be a typed array over the wasm memory");
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  NAPI_OK(napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset));
+  size_t elem = (type == napi_float32_array || type == napi_int32_array || type == napi_uint32_array) ? 4 : 1;
+  if (type == napi_float64_array) elem = 8;
+  return {static_cast<char *>(data), length * elem};
+}
+
+const int32_t *params_of(napi_env env, napi_value v, size_t want) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  NAPI_OK(napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset));
+  if (type != napi_int32_array || length < want) throw std::runtime_error("params must be an Int32Array of " + std::to_string(want));
+  return static_cast<const int32_t *>(data);
+}
+
+double number_of(napi_env env, napi_value v) {
+  double d;
+  NAPI_OK(napi_get_value_double(env, v, &d));
+  return d;
+}
+
+// byte offset → pointer, checked against the heap size; a negative offset means "none"
+char *at(const Heap &h, double off, size_t bytes) {
+  if (off < 0) return nullptr;
+  size_t o = static_cast<size_t>(off);
+  if (o + bytes > h.bytes || o + bytes < o) throw std::runtime_error("offset outside the wasm heap");
+  return h.data + o;
+}
+
+napi_value throw_js(napi_env env, const std::string &msg) {
+  napi_throw_error(env, nullptr, msg.c_str());
+  return nullptr;
+}
+
+size_t f32(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
+
+// conv(kind, heap, params Int32Array, alpha, aOff, bOff, biasOff, outOff)
+napi_value Conv(napi_env env, napi_callback_info info) {
+  try {
+    size_t argc = 8;
+    napi_value argv[8];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    if (argc < 8) throw std::runtime_error("conv takes 8 arguments");
+    int32_t kind;
+    NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
+    if (kind < FWD || kind > BWD_WEIGHTS) throw std::runtime_error("unknown conv kind");
+    Heap h = heap_of(env, argv[1]);
+    const int32_t *p = params_of(env, argv[2], CONV_NPARAMS);
+    float alpha = static_cast<float>(number_of(env, argv[3]));
+    const int64_t n = p[0], hh = p[1], w = p[2], ci = p[3], co = p[4], kh = p[5], kw = p[6], oh = p[7], ow = p[8];
+    for (int i = 0; i < CONV_NPARAMS; i++) {
+      if (p[i] < 0) throw std::runtime_error("negative conv parameter");
+    }
+    const size_t xs = f32(n * hh * w * ci), ws = f32(kh * kw * ci * co), ys = f32(n * oh * ow * co);
+    size_t as = 0, bs = 0, os = 0;
+    if (kind == FWD) { as = xs; bs = ws; os = ys; }
+    else if (kind == BWD_DATA) { as = ys; bs = ws; os = xs; }
+    else { as = xs; bs = ys; os = ws; }
+    char *a = at(h, number_of(env, argv[4]), as);
+    char *b = at(h, number_of(env, argv[5]), bs);
+    char *bias = kind == FWD && p[17] ? at(h, number_of(env, argv[6]), f32(co)) : nullptr;
+    char *out = at(h, number_of(env, argv[7]), os);
+    if (!a || !b || !out || (kind == FWD && p[17] && !bias)) throw std::runtime_error("missing operand");
+    run_conv(kind, p, alpha, a, b, bias, out);
+    return nullptr;
+  } catch (const dnnl::error &e) {
+    return throw_js(env, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
+  } catch (const std::exception &e) {
+    return throw_js(env, e.what());
+  }
+}
+
+// matmul(heap, params Int32Array, alpha, aOff, bOff, biasOff, outOff)
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  try {
+    size_t argc = 7;
+    napi_value argv[7];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    if (argc < 7) throw std::runtime_error("matmul takes 7 arguments");
+    Heap h = heap_of(env, argv[0]);
+    const int32_t *p = params_of(env, argv[1], MM_NPARAMS);
+    for (int i = 0; i < MM_NPARAMS; i++) {
+      if (p[i] < 0) throw std::runtime_error("negative matmul parameter");
+    }
+    if (p[0] != p[1] && p[0] != 1 && p[1] != 1) throw std::runtime_error("matmul batches must match or be 1");
+    float alpha = static_cast<float>(number_of(env, argv[2]));
+    const int64_t ba = p[0], bb = p[1], m = p[2], k = p[3], n = p[4];
+    const int64_t bc = ba > bb ? ba : bb;
+    char *a = at(h, number_of(env, argv[3]), f32(ba * m * k));
+    char *b = at(h, number_of(env, argv[4]), f32(bb * k * n));
+    char *bias = p[7] ? at(h, number_of(env, argv[5]), f32(n)) : nullptr;
+    char *c = at(h, number_of(env, argv[6]), f32(bc * m * n));
+    if (!a || !b || !c || (p[7] && !bias)) throw std::runtime_error("missing operand");
+    run_matmul(p, alpha, a, b, bias, c);
+    return nullptr;
+  } catch (const dnnl::error &e) {
+    return throw_js(env, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
+  } catch (const std::exception &e) {
+    return throw_js(env, e.what());
+  }
+}
+
+// implInfo(kind, params[, alpha]) → the oneDNN implementation a shape runs on ("brg:avx512_core", ...)
+napi_value ImplInfo(napi_env env, napi_callback_info info) {
+  try {
+    size_t argc = 3;
+    napi_value argv[3];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    int32_t kind;
+    NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
+    float alpha = argc > 2 ? static_cast<float>(number_of(env, argv[2])) : 0.f;
+    std::string impl;
+    if (kind == 3) {
+      impl = matmul_entry(params_of(env, argv[1], MM_NPARAMS), alpha).impl;
+    } else {
+      ConvEntry &e = conv_entry(kind, params_of(env, argv[1], CONV_NPARAMS), alpha);
+      impl = e.impl + (e.reorder_wei ? " (+weights reorder)" : "");
+    }
+    napi_value out;
+    NAPI_OK(napi_create_string_utf8(env, impl.c_str(), impl.size(), &out));
+    return out;
+  } catch (const dnnl::error &e) {
+    return throw_js(env, std::string("oneDNN: ") + e.what());
+  } catch (const std::exception &e) {
+    return throw_js(env, e.what());
+  }
+}
+
+const char *isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::all: return "all";
+    default: return "unknown";
+  }
+}
+
+void set_prop(napi_env env, napi_value obj, const char *name, napi_value v) { napi_set_named_property(env, obj, name, v); }
+napi_value str(napi_env env, const std::string &s) {
+  napi_value v;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &v);
+  return v;
+}
+napi_value num(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+// info() → { dnnlVersion, cpuRuntime, isa, threads, cachedPrimitives }
+napi_value Info(napi_env env, napi_callback_info) {
+  try {
+    const dnnl_version_t *v = dnnl_version();
+    napi_value obj;
+    NAPI_OK(napi_create_object(env, &obj));
+    set_prop(env, obj, "dnnlVersion", str(env, std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch)));
+    set_prop(env, obj, "dnnlHash", str(env, v->hash ? v->hash : ""));
+    const char *rt = v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB"
+                   : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : v->cpu_runtime == DNNL_RUNTIME_THREADPOOL ? "threadpool" : "other";
+    set_prop(env, obj, "cpuRuntime", str(env, rt));
+    set_prop(env, obj, "isa", str(env, isa_name(dnnl::get_effective_cpu_isa())));
+    set_prop(env, obj, "threads", num(env, omp_get_max_threads()));
+    set_prop(env, obj, "cachedPrimitives", num(env, static_cast<double>(conv_cache.size() + matmul_cache.size())));
+    return obj;
+  } catch (const std::exception &e) {
+    return throw_js(env, e.what());
+  }
+}
+
+// setThreads(n): OpenMP threads for the calls that follow (from this, the JS, thread)
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t n = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) return throw_js(env, "setThreads needs a positive integer");
+  omp_set_num_threads(n);
+  return nullptr;
+}
+
+napi_value ClearCache(napi_env env, napi_callback_info) {
+  conv_cache.clear();
+  matmul_cache.clear();
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"clearCache", nullptr, ClearCache, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
