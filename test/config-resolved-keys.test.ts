@@ -153,7 +153,7 @@ describe('config.resolved.yaml shows every option with its value', () => {
   it('a minimal config: the defaults of every section and of the default callbacks', async () => {
     const r = await resolve(writeConfig('minimal.yaml', 'method: byol\ndata:\n  name: fashion-mnist\n'));
     expectComplete(r);
-    expect(r.yaml.trainer).toEqual({ epochs: 10, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 });
+    expect(r.yaml.trainer).toEqual({ epochs: 10, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', nativeKernels: 'auto', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 });
     expect(r.yaml.data).toEqual({ name: 'fashion-mnist', path: null, split: 'train', limit: null, source: 'auto' });
     expect(r.yaml.model).toEqual({ backbone: 'resnet18', stem: 'cifar', width: 1, projectorHiddenDim: 4096, projectorDim: 256, predictorHiddenDim: 4096, seed: null });
     // no augment: section: the preset follows the data's channels

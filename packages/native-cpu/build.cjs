@@ -20,7 +20,7 @@ const here = __dirname;
 const src = path.join(here, 'src', 'addon.cc');
 const outDir = path.join(here, 'build', 'Release');
 const out = path.join(outDir, 'selfsup_native_cpu.node');
-const args = new Set(process.argv.slice(2));
+const args = new Set(require.main === module ? process.argv.slice(2) : []);
 const quiet = args.has('--quiet');
 const HINT = 'training uses the wasm kernels (for oneDNN kernels: apt-get install g++ libdnnl-dev, then npm run bootstrap)';
 
@@ -39,28 +39,33 @@ function upToDate() {
   return [src, __filename].every((f) => fs.statSync(f).mtimeMs <= t);
 }
 
-function main() {
-  if (process.env.SELFSUP_NATIVE_CPU_SKIP && process.env.SELFSUP_NATIVE_CPU_SKIP !== '0') skip('SELFSUP_NATIVE_CPU_SKIP is set');
-  if (!args.has('--force') && upToDate()) return;
-  if (process.platform !== 'linux' && process.platform !== 'darwin') skip(`no build recipe for ${process.platform}`);
-
+/** What the build needs: { cxx, nodeInclude, dnnlHeader } or { missing: why not }. */
+function prerequisites() {
+  if (process.platform !== 'linux' && process.platform !== 'darwin') return { missing: `no build recipe for ${process.platform}` };
   const cxx = process.env.CXX || 'g++';
   const probe = spawnSync(cxx, ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) skip(`no C++ compiler (${cxx})`);
-
+  if (probe.error || probe.status !== 0) return { missing: `no C++ compiler (${cxx})` };
   const nodeInclude = firstExisting([
     process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, 'include', 'node'),
     path.resolve(path.dirname(process.execPath), '..', 'include', 'node'),
   ].map((d) => d && path.join(d, 'node_api.h')));
-  if (!nodeInclude) skip(`Node's headers (include/node/node_api.h) not found next to ${process.execPath}`);
-
+  if (!nodeInclude) return { missing: `Node's headers (include/node/node_api.h) not found next to ${process.execPath}` };
   const root = process.env.DNNL_ROOT;
   const dnnlHeader = firstExisting([
     root && path.join(root, 'include', 'oneapi', 'dnnl', 'dnnl.hpp'),
     '/usr/include/oneapi/dnnl/dnnl.hpp',
     '/usr/local/include/oneapi/dnnl/dnnl.hpp',
   ]);
-  if (!dnnlHeader) skip('oneDNN headers not found (libdnnl-dev)');
+  if (!dnnlHeader) return { missing: 'oneDNN headers not found (libdnnl-dev)' };
+  return { cxx, nodeInclude, dnnlHeader, root };
+}
+
+function main() {
+  if (process.env.SELFSUP_NATIVE_CPU_SKIP && process.env.SELFSUP_NATIVE_CPU_SKIP !== '0') skip('SELFSUP_NATIVE_CPU_SKIP is set');
+  if (!args.has('--force') && upToDate()) return;
+  const pre = prerequisites();
+  if (pre.missing) skip(pre.missing);
+  const { cxx, nodeInclude, dnnlHeader, root } = pre;
 
   const include = (h) => path.resolve(path.dirname(h), ...(h.includes('oneapi') ? ['..', '..'] : []));
   const flags = [
@@ -94,4 +99,5 @@ function main() {
   console.error(`[selfsup] @selfsup/native-cpu built (oneDNN ${check.stdout.trim()}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-main();
+module.exports = { prerequisites, addonPath: out };
+if (require.main === module) main();

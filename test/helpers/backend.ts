@@ -26,7 +26,9 @@ import { selectBackend, WASM_TRAINING_KERNELS, type BackendInfo } from '@selfsup
  * the kernels stay registered; selectBackend re-registers them (idempotently) each time.
  */
 export async function useBackend(name: 'wasm' | 'cpu'): Promise<BackendInfo> {
-  const info = await selectBackend(name, { threads: 1, log: () => {} });
+  // nativeKernels off: the wasm kernels are what these tests check; the oneDNN ones
+  // (@selfsup/native-cpu) have their own tests, test/native-cpu*.test.ts
+  const info = await selectBackend(name, { threads: 1, nativeKernels: 'off', log: () => {} });
   if (tf.getBackend() !== name) throw new Error(`useBackend: asked for ${name}, tfjs is on ${tf.getBackend()}`);
   if (name === 'wasm') {
     for (const [kernel, fn] of Object.entries(WASM_TRAINING_KERNELS)) {

@@ -20,7 +20,8 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(getThreadsCount()).toBe(2);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^selfsup: backend wasm \(tfjs 4\.22\.0, 2 threads, SIMD\)/);
+    // (+ the oneDNN kernels where @selfsup/native-cpu is built: test/native-cpu.test.ts)
+    expect(lines[0]).toMatch(/^selfsup: backend wasm \(tfjs 4\.22\.0, 2 threads, SIMD(, native kernels: oneDNN [^)]+)?\)/);
     // no hardware GPU here: webgpu is tried and skipped (the software adapter is never taken)
     expect(lines[0]).toMatch(/webgpu skipped: /);
     // the init-time worker script is gone once the pool has loaded it
@@ -122,7 +123,8 @@ describe('backend report', () => {
     expect(rows[0].reason).toBe('not installed: npm install @tensorflow/tfjs-node-gpu@4.22.0');
     expect(availableBackends(23)[1].reason).toMatch(/Node 23/);
     const text = describeBackends();
-    expect(text).toMatch(/current: backend wasm \(tfjs 4\.22\.0, 2 threads, SIMD\)/);
+    expect(text).toMatch(/current: backend wasm \(tfjs 4\.22\.0, 2 threads, SIMD(, native kernels: oneDNN [^)]+)?\)/);
+    expect(text).toMatch(/native kernels \(@selfsup\/native-cpu\): (available: oneDNN \d|unavailable: )/);
     expect(text).toMatch(/wasm threads: supported/);
   });
 });

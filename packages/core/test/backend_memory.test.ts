@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { accumulateGradients, selectBackend, splitBatch } from '../src/backend';
 
 beforeAll(async () => {
-  await selectBackend('wasm', { threads: 2, log: () => undefined });
+  await selectBackend('wasm', { threads: 2, nativeKernels: 'off', log: () => undefined });
 });
 
 describe('accumulateGradients', () => {

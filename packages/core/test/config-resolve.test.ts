@@ -123,7 +123,7 @@ describe('resolveConfig', () => {
       name: 'r1',
       method: 'test-fake',
       plugins: [],
-      trainer: { epochs: 10, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 },
+      trainer: { epochs: 10, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', nativeKernels: 'auto', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 },
       data: { name: 'mnist', path: null, split: 'train', limit: null },
       val: null,
       model: { width: 16, activation: 'relu' },

@@ -20,7 +20,7 @@ describe('validateConfig', () => {
   it('applies the defaults and keeps the given values', () => {
     const t = validateConfig(TrainerConfig, { epochs: 3 });
     expect(t).toBeInstanceOf(TrainerConfig);
-    expect({ ...t }).toEqual({ epochs: 3, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', seed: 0, logEvery: 10 });
+    expect({ ...t }).toEqual({ epochs: 3, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', nativeKernels: 'auto', seed: 0, logEvery: 10 });
     const root = validateConfig(RootConfig, minimal);
     expect(root.trainer).toBeInstanceOf(TrainerConfig);
     expect(root.trainer.epochs).toBe(10);
@@ -36,7 +36,7 @@ describe('validateConfig', () => {
     );
     expect(err.problems).toHaveLength(1);
     expect(err.message).toContain(
-      'examples/configs/x.yaml: trainer.epochz: unknown key (allowed: epochs, batchSize, backend, webgpuAdapter, threads, seed, stepsPerEpoch, maxSteps, logEvery); did you mean "epochs"?',
+      'examples/configs/x.yaml: trainer.epochz: unknown key (allowed: epochs, batchSize, backend, webgpuAdapter, nativeKernels, threads, seed, stepsPerEpoch, maxSteps, logEvery); did you mean "epochs"?',
     );
   });
 
@@ -94,7 +94,7 @@ describe('validateConfig', () => {
         'c.yaml: data.path (missing): path is required for image-folder: a directory with one sub-folder of images per class',
         'c.yaml: trainer.batchSize = 1.5: batchSize must be an integer number',
         'c.yaml: trainer.epochs = 0: epochs must not be less than 1',
-        'c.yaml: trainer.oops: unknown key (allowed: epochs, batchSize, backend, webgpuAdapter, threads, seed, stepsPerEpoch, maxSteps, logEvery)',
+        'c.yaml: trainer.oops: unknown key (allowed: epochs, batchSize, backend, webgpuAdapter, nativeKernels, threads, seed, stepsPerEpoch, maxSteps, logEvery)',
         'c.yaml: trainer.threads = 0: threads must not be less than 1',
         'c.yaml: val.name = "cifar": name must be one of the following values: fashion-mnist, mnist, image-folder',
       ].sort(),

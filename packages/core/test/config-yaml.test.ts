@@ -156,7 +156,7 @@ describe('loadConfigFile', () => {
       name: 'run',
       method: 'byol',
       plugins: [],
-      trainer: { epochs: 10, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 },
+      trainer: { epochs: 10, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', nativeKernels: 'auto', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 },
       data: { name: 'mnist', path: null, split: 'train', limit: 5 },
       export: { encoder: 'best' },
       callbacks: [],

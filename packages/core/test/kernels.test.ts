@@ -6,7 +6,7 @@ import { onBoth, relErr, seeded } from '../../../test/helpers/backend-compare';
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
 beforeAll(async () => {
-  await selectBackend('wasm', { threads: 2, log: () => undefined });
+  await selectBackend('wasm', { threads: 2, nativeKernels: 'off', log: () => undefined });
 });
 
 // kernel 1/3/7 × stride 1/2 × same/valid/explicit, odd and even sizes, batch 1 and 3

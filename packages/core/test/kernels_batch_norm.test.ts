@@ -13,7 +13,7 @@ function reference(x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): t
 const lossOf = (y: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.square(y), w));
 
 beforeAll(async () => {
-  await selectBackend('wasm', { threads: 2, log: () => undefined });
+  await selectBackend('wasm', { threads: 2, nativeKernels: 'off', log: () => undefined });
 });
 
 describe('batchNormTraining (hand-written training-mode batch-norm gradient)', () => {

@@ -4,7 +4,7 @@ import { selectBackend, WASM_TRAINING_KERNELS } from '../src/backend';
 import { onBoth, relErr, seeded } from '../../../test/helpers/backend-compare';
 
 beforeAll(async () => {
-  await selectBackend('wasm', { threads: 2, log: () => undefined });
+  await selectBackend('wasm', { threads: 2, nativeKernels: 'off', log: () => undefined });
 });
 
 describe('BatchMatMul / _FusedMatMul with transposed operands', () => {

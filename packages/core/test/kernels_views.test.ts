@@ -5,7 +5,7 @@ import { tileInto } from '../src/backend/kernels/reductions';
 import { onBoth, relErr, seeded } from '../../../test/helpers/backend-compare';
 
 beforeAll(async () => {
-  await selectBackend('wasm', { threads: 2, log: () => undefined });
+  await selectBackend('wasm', { threads: 2, nativeKernels: 'off', log: () => undefined });
 });
 
 describe('heap-view Slice / Unpack / SplitV / Identity', () => {

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   BACKEND_PREFERENCES,
+  NATIVE_KERNELS_PREFERENCES,
   type BackendAvailability,
   type BackendInfo,
   type BackendPreference,
+  type NativeKernelsPreference,
   type SelectBackendOptions,
   WEBGPU_ADAPTER_PREFERENCES,
 } from './types';
@@ -26,6 +28,9 @@ import {
   unrefWasmWorkers,
 } from './wasm_threads';
 import { registerWasmTrainingKernels } from './kernels/register';
+import { setOneDnnKernels } from './kernels/onednn';
+import { defaultNativeCpuLoader, describeNativeCpu, nativeCpuLabel, type NativeCpuLoad, type NativeCpuLoader } from './native_cpu';
+import { UserError } from '../config/errors';
 
 const osModule: typeof import('os') = require('os');
 
@@ -35,6 +40,8 @@ type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');
 // this module may be loaded twice (built dist/ and, under vitest, the TS sources).
 interface SelectionState {
   info: BackendInfo | null;
+  /** The nativeKernels setting `info` was made with. */
+  nativeKernels?: NativeKernelsPreference;
   queue: Promise<unknown>;
 }
 const STATE_KEY = Symbol.for('selfsup.backend.selection');
@@ -162,6 +169,7 @@ function statusLine(info: BackendInfo, note?: string): string {
   if (info.name === 'wasm') parts.push(info.simd ? 'SIMD' : 'no SIMD');
   if (info.native) parts.push(info.native);
   if (info.adapter) parts.push(`adapter ${adapterLabel(info.adapter)}`);
+  if (info.nativeKernels) parts.push(`native kernels: ${info.nativeKernels}`);
   return `selfsup: backend ${info.name} (${parts.join(', ')})${note ? ` — ${note}` : ''}`;
 }
 
@@ -169,6 +177,28 @@ function statusLine(info: BackendInfo, note?: string): string {
 export interface SelectBackendInternals {
   loader?: ModuleLoader;
   nodeMajor?: number;
+  /** Loads @selfsup/native-cpu (tests: one that fails, as where the addon is not built). */
+  nativeCpuLoader?: NativeCpuLoader;
+}
+
+/**
+ * Puts the oneDNN kernels in (or takes them out of) the wasm backend, which is initialised.
+ * Returns their label when they are in use.
+ */
+function applyNativeKernels(want: NativeKernelsPreference, loaded: NativeCpuLoad | undefined, loader: NativeCpuLoader, threads: number): string | undefined {
+  if (want === 'off') {
+    setOneDnnKernels(null);
+    return undefined;
+  }
+  const r = loaded ?? loader();
+  if (!r.ok) {
+    setOneDnnKernels(null);
+    if (want === 'on') throw new UserError(`nativeKernels is on but ${r.reason}`);
+    return undefined;
+  }
+  // The wasm pool idles while the addon runs: oneDNN gets as many threads as wasm has.
+  setOneDnnKernels(r.addon, { threads });
+  return nativeCpuLabel(r.info);
 }
 
 async function doSelect(
@@ -178,10 +208,24 @@ async function doSelect(
 ): Promise<BackendInfo> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const requested = checkThreads(opts.threads);
+  const nativeKernels = opts.nativeKernels ?? 'auto';
+  if (!NATIVE_KERNELS_PREFERENCES.includes(nativeKernels)) {
+    throw new Error(`selectBackend: unknown nativeKernels '${String(nativeKernels)}'; use one of ${NATIVE_KERNELS_PREFERENCES.join(', ')}`);
+  }
+  const nativeCpuLoader = internals.nativeCpuLoader ?? defaultNativeCpuLoader;
+  let nativeCpu: NativeCpuLoad | undefined;
+  if (nativeKernels === 'on') {
+    // checked before any backend starts: a user error, said in one line
+    if (preference !== 'wasm' && preference !== 'auto') {
+      throw new UserError(`nativeKernels is on, but the native kernels run under the wasm backend and backend is ${preference}; use backend wasm or auto, or nativeKernels auto`);
+    }
+    nativeCpu = nativeCpuLoader();
+    if (!nativeCpu.ok) throw new UserError(`nativeKernels is on but ${nativeCpu.reason}`);
+  }
   const st = state();
   const cur = st.info;
   // (webgpu goes through initWebgpu again: it checks that the adapter kind still fits)
-  if (cur && cur.preference === preference && tf.getBackend() === cur.name && preference !== 'webgpu') {
+  if (cur && cur.preference === preference && tf.getBackend() === cur.name && preference !== 'webgpu' && st.nativeKernels === nativeKernels && !internals.nativeCpuLoader) {
     if (cur.name === 'wasm' && requested !== undefined && requested !== cur.threads) {
       log(
         `selfsup: warning: wasm is already running with ${cur.threads} thread(s); keeping ${cur.threads} ` +
@@ -201,6 +245,7 @@ async function doSelect(
     info = { ...base, name: 'cpu', threads: 1, simd: false };
   } else if (preference === 'wasm') {
     info = { ...base, name: 'wasm', ...(await initWasm(requested, log)) };
+    info.nativeKernels = applyNativeKernels(nativeKernels, nativeCpu, nativeCpuLoader, info.threads);
   } else if (preference === 'webgpu') {
     const want = opts.webgpuAdapter ?? 'any';
     if (!WEBGPU_ADAPTER_PREFERENCES.includes(want)) {
@@ -247,14 +292,18 @@ async function doSelect(
     } else {
       try {
         info = { ...base, name: 'wasm', ...(await initWasm(requested, log)) };
+        info.nativeKernels = applyNativeKernels(nativeKernels, nativeCpu, nativeCpuLoader, info.threads);
       } catch (e) {
+        if (e instanceof UserError) throw e;
         note = `wasm unavailable (${e instanceof Error ? e.message : String(e)})`;
         await tf.setBackend('cpu');
         info = { ...base, name: 'cpu', threads: 1, simd: false };
       }
     }
   }
+  if (!info.nativeKernels) delete info.nativeKernels;
   st.info = info;
+  st.nativeKernels = nativeKernels;
   log(statusLine(info, note));
   return { ...info };
 }
@@ -324,5 +373,6 @@ export function describeBackends(): string {
   }
   const why = threadedWasmUnsupportedReason();
   lines.push(`  wasm threads: ${why ? `unavailable (${why})` : `supported (default ${defaultThreads()})`}`);
+  for (const l of describeNativeCpu()) lines.push(`  ${l}`);
   return lines.join('\n');
 }

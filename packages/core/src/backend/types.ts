@@ -11,6 +11,13 @@ export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tenso
 export type WebgpuAdapterPreference = 'any' | 'hardware' | 'software';
 export const WEBGPU_ADAPTER_PREFERENCES: readonly WebgpuAdapterPreference[] = ['any', 'hardware', 'software'];
 
+/**
+ * oneDNN kernels under the wasm backend (@selfsup/native-cpu): `auto` = when the addon loads,
+ * `on` = required (an error when it does not load), `off` = the wasm kernels only.
+ */
+export type NativeKernelsPreference = 'auto' | 'on' | 'off';
+export const NATIVE_KERNELS_PREFERENCES: readonly NativeKernelsPreference[] = ['auto', 'on', 'off'];
+
 /** The WebGPU adapter a webgpu backend runs on. */
 export interface WebgpuAdapterInfo {
   vendor: string;
@@ -41,6 +48,8 @@ export interface BackendInfo {
   native?: string;
   /** The adapter, on webgpu. */
   adapter?: WebgpuAdapterInfo;
+  /** On wasm with the oneDNN kernels (@selfsup/native-cpu): what runs them, e.g. "oneDNN 2.6.3 avx512_core_amx". */
+  nativeKernels?: string;
 }
 
 export interface SelectBackendOptions {
@@ -50,6 +59,8 @@ export interface SelectBackendOptions {
   log?: (line: string) => void;
   /** Which adapter an explicit `webgpu` takes (default `any`); ignored by other preferences. */
   webgpuAdapter?: WebgpuAdapterPreference;
+  /** oneDNN conv/matmul kernels under wasm (default `auto`: used when @selfsup/native-cpu loads). */
+  nativeKernels?: NativeKernelsPreference;
 }
 
 /** One row of `availableBackends()`: could this backend be used in this process? */

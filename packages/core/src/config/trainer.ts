@@ -4,6 +4,8 @@ export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] a
 export const WEBGPU_ADAPTER_CHOICES = ['any', 'hardware', 'software'] as const;
 export type WebgpuAdapterChoice = (typeof WEBGPU_ADAPTER_CHOICES)[number];
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export const NATIVE_KERNELS_CHOICES = ['auto', 'on', 'off'] as const;
+export type NativeKernelsChoice = (typeof NATIVE_KERNELS_CHOICES)[number];
 
 /** The `trainer:` section: how long and where to train. */
 export class TrainerConfig {
@@ -26,6 +28,14 @@ export class TrainerConfig {
    */
   @IsIn(WEBGPU_ADAPTER_CHOICES)
   webgpuAdapter: WebgpuAdapterChoice = 'any';
+
+  /**
+   * oneDNN convolution/matmul kernels under the wasm backend (the optional @selfsup/native-cpu
+   * addon): `auto` = when the addon loads, `on` = required (a config error when it does not),
+   * `off` = the wasm kernels only. No effect on the other backends.
+   */
+  @IsIn(NATIVE_KERNELS_CHOICES)
+  nativeKernels: NativeKernelsChoice = 'auto';
 
   /** wasm threads; unset = from the machine's cores. */
   @IsOptional()

@@ -1,0 +1,301 @@
+// Convolutions and matrix products on oneDNN (@selfsup/native-cpu) for tensors that stay in
+// the wasm backend's heap: the addon gets the heap and the tensors' byte offsets, and writes
+// the output into a tensor the wasm backend allocated. Nothing is copied and everything else
+// in a step stays on wasm. What the addon does not cover (NCHW, other dtypes, PReLU, empty
+// tensors, batch shapes that need broadcasting, a shape oneDNN refuses) runs on the kernel
+// that was registered before: selfsup's wasm kernels, else the stock ones.
+//
+// This module does not load the addon (that is Node-only: ../native_cpu.ts); it is handed one.
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { originalKernel, replaceWasmKernel, type KernelArgs, type KernelFunc } from './kernel_util';
+import { WASM_TRAINING_KERNELS } from './register';
+
+/** The part of the addon the kernels call (see @selfsup/native-cpu's index.d.ts). */
+export interface OneDnnOps {
+  conv(kind: 0 | 1 | 2, heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
+  matmul(heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
+  setThreads(n: number): void;
+}
+
+/** Kernels the native set replaces while it is active. */
+export const ONEDNN_KERNEL_NAMES = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul'] as const;
+type OneDnnKernelName = (typeof ONEDNN_KERNEL_NAMES)[number];
+
+/** Calls per kernel since the last reset: on oneDNN, and handed back to the wasm kernels (with the last reason). */
+export interface OneDnnKernelStats {
+  native: Record<string, number>;
+  fallback: Record<string, number>;
+  reasons: Record<string, string>;
+}
+
+interface OneDnnState {
+  addon: OneDnnOps | null;
+  /** Matrix products below this many multiply-adds stay on wasm (per-call overhead). */
+  minMatmulMacs: number;
+  matmul: boolean;
+  stats: OneDnnKernelStats;
+}
+
+/** Matrix products with fewer multiply-adds (batch included) stay on wasm by default. */
+export const DEFAULT_MIN_MATMUL_MACS = 1 << 18;
+
+// On globalThis: tfjs's registry is process-wide and this module may be loaded twice (dist/ and sources).
+const STATE_KEY = Symbol.for('selfsup.backend.onednn');
+function state(): OneDnnState {
+  const g = globalThis as unknown as Record<symbol, OneDnnState | undefined>;
+  let s = g[STATE_KEY];
+  if (!s) {
+    s = { addon: null, minMatmulMacs: DEFAULT_MIN_MATMUL_MACS, matmul: true, stats: { native: {}, fallback: {}, reasons: {} } };
+    g[STATE_KEY] = s;
+  }
+  return s;
+}
+
+/** Is the oneDNN kernel set registered for wasm right now? */
+export function oneDnnKernelsActive(): boolean {
+  return state().addon !== null;
+}
+
+export function oneDnnKernelStats(reset = false): OneDnnKernelStats {
+  const s = state();
+  const copy = { native: { ...s.stats.native }, fallback: { ...s.stats.fallback }, reasons: { ...s.stats.reasons } };
+  if (reset) s.stats = { native: {}, fallback: {}, reasons: {} };
+  return copy;
+}
+
+function fallback(name: OneDnnKernelName, args: KernelArgs, why: string): tf.TensorInfo | tf.TensorInfo[] {
+  const s = state().stats;
+  s.fallback[name] = (s.fallback[name] ?? 0) + 1;
+  s.reasons[name] = why;
+  const f = WASM_TRAINING_KERNELS[name] ?? originalKernel(name);
+  if (!f) throw new Error(`selfsup oneDNN kernel ${name}: ${why}, and wasm has no kernel to fall back to`);
+  return f(args);
+}
+
+function counted(name: OneDnnKernelName): void {
+  const s = state().stats;
+  s.native[name] = (s.native[name] ?? 0) + 1;
+}
+
+const heapOf = (be: BackendWasm) => (be.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+const offsetOf = (be: BackendWasm, t: tf.TensorInfo) => be.getMemoryOffset(t.dataId);
+
+// ---- convolutions ----------------------------------------------------------------
+
+type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dilations?: number | [number, number];
+  filterShape?: [number, number, number, number];
+  inputShape?: [number, number, number, number];
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
+
+const CONV_PARAMS = 19;
+const convParams = new Int32Array(CONV_PARAMS);
+
+/** Fills convParams for a conv of xShape with filterShape; returns why not, or null. */
+function convGeometry(
+  xShape: number[],
+  filterShape: number[],
+  a: ConvAttrs,
+  dilations: number | [number, number],
+  hasBias: boolean,
+  act: number,
+): string | null {
+  if (a.dataFormat === 'NCHW') return 'NCHW data format';
+  if (xShape.length !== 4 || filterShape.length !== 4) return 'not 4-D';
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    a.strides, dilations, a.pad, a.dimRoundingMode);
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  if (filterShape[2] !== ci) return `filter has ${filterShape[2]} input channels, x has ${ci}`;
+  if (n * h * w * ci === 0 || co === 0 || oh <= 0 || ow <= 0) return 'empty tensor';
+  const { top, left, bottom, right } = info.padInfo;
+  // oneDNN's output size is floor((in + pads − effective kernel) / stride) + 1
+  const fits = (inp: number, k: number, d: number, s: number, p0: number, p1: number, out: number) =>
+    Math.floor((inp + p0 + p1 - ((k - 1) * d + 1)) / s) + 1 === out;
+  if (!fits(h, kh, dh, sh, top, bottom, oh) || !fits(w, kw, dw, sw, left, right, ow)) return `output size rounding (${a.dimRoundingMode})`;
+  convParams.set([n, h, w, ci, co, kh, kw, oh, ow, sh, sw, top, left, bottom, right, dh, dw, hasBias ? 1 : 0, act]);
+  return null;
+}
+
+function runConv(
+  name: OneDnnKernelName,
+  args: KernelArgs,
+  kind: 0 | 1 | 2,
+  outShape: number[],
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  alpha: number,
+): tf.TensorInfo | tf.TensorInfo[] {
+  const s = state();
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput(outShape, 'float32');
+  try {
+    // the heap view after makeOutput: allocating may have grown (replaced) the memory
+    s.addon!.conv(kind, heapOf(be), convParams, alpha, offsetOf(be, a), offsetOf(be, b), bias ? offsetOf(be, bias) : -1, offsetOf(be, out));
+  } catch (e) {
+    be.disposeData(out.dataId);
+    return fallback(name, args, `oneDNN: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted(name);
+  return out;
+}
+
+const isF32 = (...ts: (tf.TensorInfo | undefined)[]) => ts.every((t) => t === undefined || t.dtype === 'float32');
+
+const conv2d: KernelFunc = (args) => {
+  const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+  const a = args.attrs as unknown as ConvAttrs;
+  if (!isF32(x, filter)) return fallback('Conv2D', args, `dtype ${x.dtype}/${filter.dtype}`);
+  const why = convGeometry(x.shape, filter.shape, a, a.dilations ?? 1, false, 0);
+  if (why) return fallback('Conv2D', args, why);
+  const [n, , , , co, , , oh, ow] = convParams;
+  return runConv('Conv2D', args, 0, [n, oh, ow, co], x, filter, undefined, 0);
+};
+
+const fusedConv2d: KernelFunc = (args) => {
+  const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  const a = args.attrs as unknown as ConvAttrs;
+  const act = ACTIVATIONS[a.activation ?? 'linear'];
+  if (act === undefined || preluActivationWeights) return fallback('FusedConv2D', args, `activation ${a.activation}`);
+  if (!isF32(x, filter, bias)) return fallback('FusedConv2D', args, 'dtype');
+  const co = filter!.shape[3];
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== co)) return fallback('FusedConv2D', args, `bias shape [${bias.shape}]`);
+  const why = convGeometry(x!.shape, filter!.shape, a, a.dilations ?? 1, bias !== undefined, act);
+  if (why) return fallback('FusedConv2D', args, why);
+  const [n, , , , , , , oh, ow] = convParams;
+  const alpha = act === ACTIVATIONS.leakyrelu ? (a.leakyreluAlpha ?? 0.2) : 0;
+  return runConv('FusedConv2D', args, 0, [n, oh, ow, co], x!, filter!, bias, alpha);
+};
+
+const conv2dBackpropInput: KernelFunc = (args) => {
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const a = args.attrs as unknown as ConvAttrs;
+  if (!isF32(dy, filter)) return fallback('Conv2DBackpropInput', args, 'dtype');
+  const inputShape = a.inputShape as number[];
+  const why = convGeometry(inputShape, filter.shape, a, 1, false, 0);
+  if (why) return fallback('Conv2DBackpropInput', args, why);
+  const [n, , , , co, , , oh, ow] = convParams;
+  if (dy.shape.join() !== [n, oh, ow, co].join()) return fallback('Conv2DBackpropInput', args, `dy shape [${dy.shape}]`);
+  return runConv('Conv2DBackpropInput', args, 1, inputShape, dy, filter, undefined, 0);
+};
+
+const conv2dBackpropFilter: KernelFunc = (args) => {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = args.attrs as unknown as ConvAttrs;
+  if (!isF32(x, dy)) return fallback('Conv2DBackpropFilter', args, 'dtype');
+  const filterShape = a.filterShape as number[];
+  const why = convGeometry(x.shape, filterShape, a, 1, false, 0);
+  if (why) return fallback('Conv2DBackpropFilter', args, why);
+  const [n, , , , co, , , oh, ow] = convParams;
+  if (dy.shape.join() !== [n, oh, ow, co].join()) return fallback('Conv2DBackpropFilter', args, `dy shape [${dy.shape}]`);
+  return runConv('Conv2DBackpropFilter', args, 2, filterShape, x, dy, undefined, 0);
+};
+
+// ---- matrix products ---------------------------------------------------------------
+
+interface MatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+const mmParams = new Int32Array(9);
+
+function matmul(name: 'BatchMatMul' | '_FusedMatMul', args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const s = state();
+  if (!s.matmul) return fallback(name, args, 'native matmul off');
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  const attrs = args.attrs as unknown as MatMulAttrs;
+  const act = ACTIVATIONS[attrs.activation ?? 'linear'];
+  if (act === undefined || preluActivationWeights) return fallback(name, args, `activation ${attrs.activation}`);
+  if (!isF32(a, b, bias)) return fallback(name, args, 'dtype');
+  const ra = a!.shape.length;
+  const rb = b!.shape.length;
+  if (ra < 2 || rb < 2) return fallback(name, args, 'rank < 2');
+  const m = attrs.transposeA ? a!.shape[ra - 1] : a!.shape[ra - 2];
+  const k = attrs.transposeA ? a!.shape[ra - 2] : a!.shape[ra - 1];
+  const k2 = attrs.transposeB ? b!.shape[rb - 1] : b!.shape[rb - 2];
+  const n = attrs.transposeB ? b!.shape[rb - 2] : b!.shape[rb - 1];
+  if (k !== k2) return fallback(name, args, `inner sizes ${k} and ${k2}`);
+  const outerA = a!.shape.slice(0, -2);
+  const outerB = b!.shape.slice(0, -2);
+  const ba = tf.util.sizeFromShape(outerA);
+  const bb = tf.util.sizeFromShape(outerB);
+  let outer: number[];
+  if (outerA.join() === outerB.join()) outer = outerA;
+  else if (bb === 1) outer = ra >= rb ? outerA : [...new Array(rb - ra).fill(1), ...outerA];
+  else if (ba === 1) outer = rb >= ra ? outerB : [...new Array(ra - rb).fill(1), ...outerB];
+  else return fallback(name, args, `batch shapes [${outerA}] and [${outerB}]`);
+  if (m * n * k === 0) return fallback(name, args, 'empty');
+  if (m * n * k * Math.max(ba, bb) < s.minMatmulMacs) return fallback(name, args, 'small product');
+  if (bias && tf.util.sizeFromShape(bias.shape) !== n) return fallback(name, args, `bias shape [${bias.shape}]`);
+  if (bias && bias.shape.length > 1 && bias.shape[bias.shape.length - 1] !== n) return fallback(name, args, `bias shape [${bias.shape}]`);
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput([...outer, m, n], 'float32');
+  mmParams.set([ba, bb, m, k, n, attrs.transposeA ? 1 : 0, attrs.transposeB ? 1 : 0, bias ? 1 : 0, act]);
+  const alpha = act === ACTIVATIONS.leakyrelu ? (attrs.leakyreluAlpha ?? 0.2) : 0;
+  try {
+    s.addon!.matmul(heapOf(be), mmParams, alpha, offsetOf(be, a!), offsetOf(be, b!), bias ? offsetOf(be, bias) : -1, offsetOf(be, out));
+  } catch (e) {
+    be.disposeData(out.dataId);
+    return fallback(name, args, `oneDNN: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted(name);
+  return out;
+}
+
+const batchMatMul: KernelFunc = (args) => matmul('BatchMatMul', args);
+const fusedMatMul: KernelFunc = (args) => matmul('_FusedMatMul', args);
+
+const ONEDNN_KERNELS: Record<OneDnnKernelName, KernelFunc> = {
+  Conv2D: conv2d,
+  FusedConv2D: fusedConv2d,
+  Conv2DBackpropInput: conv2dBackpropInput,
+  Conv2DBackpropFilter: conv2dBackpropFilter,
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+};
+
+export interface OneDnnKernelOptions {
+  /** oneDNN (OpenMP) threads; the wasm pool is idle while the addon runs. */
+  threads?: number;
+  /** Native BatchMatMul / _FusedMatMul (default true). */
+  matmul?: boolean;
+  /** Smaller products (multiply-adds, batch included) stay on wasm. */
+  minMatmulMacs?: number;
+}
+
+/**
+ * Registers the oneDNN kernels for 'wasm' (after `registerWasmTrainingKernels`, whose kernels
+ * they fall back to), or with `null` puts the wasm kernels back. Returns the kernel names.
+ */
+export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOptions = {}): string[] {
+  const s = state();
+  if (addon === null) {
+    s.addon = null;
+    for (const name of ONEDNN_KERNEL_NAMES) {
+      const f = WASM_TRAINING_KERNELS[name] ?? originalKernel(name);
+      if (f) replaceWasmKernel(name, f);
+    }
+    return [];
+  }
+  s.addon = addon;
+  s.matmul = opts.matmul ?? true;
+  if (opts.minMatmulMacs !== undefined) s.minMatmulMacs = opts.minMatmulMacs;
+  if (opts.threads !== undefined) addon.setThreads(opts.threads);
+  for (const name of ONEDNN_KERNEL_NAMES) replaceWasmKernel(name, ONEDNN_KERNELS[name]);
+  return [...ONEDNN_KERNEL_NAMES];
+}
