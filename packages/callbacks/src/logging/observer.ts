@@ -1,5 +1,7 @@
-import type { ExperimentEvents } from '@selfsup/core';
-import type { LoggingExperiment } from './output-dir';
+import type { ExperimentEvents, HookFn } from '@selfsup/core';
+
+/** The experiment a hook receives. */
+export type LoggingExperiment = Parameters<HookFn>[0];
 
 type EventName = keyof ExperimentEvents;
 

@@ -1,8 +1,7 @@
 import * as path from 'node:path';
-import type { HookFn } from '@selfsup/core';
+import type { LoggingExperiment } from './observer';
 
-/** The experiment a hook receives. */
-export type LoggingExperiment = Parameters<HookFn>[0];
+export type { LoggingExperiment } from './observer';
 
 /**
  * Where a logging callback writes: its `dir` option when set, else `<runDir>/<sub>` (the run

@@ -2,7 +2,7 @@ import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { Callback, CallbackOrder, registerCallback, type CallbackInit, type ExperimentEvents } from '@selfsup/core';
 import { resolveCallbackOptions } from '../eval/options';
 import { EventSubscriptions } from './observer';
-import type { LoggingExperiment } from './output-dir';
+import type { LoggingExperiment } from './observer';
 import { formatBar, formatDuration, formatEpochSummary, formatProgressLine } from './progress-format';
 
 export class ProgressBarOptions {
@@ -29,6 +29,18 @@ export interface ProgressStream {
   write(chunk: string): unknown;
   isTTY?: boolean;
   columns?: number;
+}
+
+/** `process.stderr` in Node; in a browser (no process) the console, one line per write. */
+function defaultStream(): ProgressStream {
+  const proc = (globalThis as { process?: { stderr?: ProgressStream } }).process;
+  if (proc?.stderr) return proc.stderr;
+  return {
+    write(chunk: string) {
+      const line = chunk.replace(/[\r\n]+/g, ' ').trim();
+      if (line) console.log(line);
+    },
+  };
 }
 
 export interface ProgressBarInit extends CallbackInit {
@@ -73,7 +85,7 @@ export class ProgressBarCallback extends Callback {
   constructor(options: Partial<ProgressBarOptions> = {}, init: ProgressBarInit = {}) {
     super(init);
     this.options = resolveCallbackOptions(ProgressBarOptions, options, this.name || 'progress');
-    this.stream = init.stream ?? process.stderr;
+    this.stream = init.stream ?? defaultStream();
     this.now = init.now ?? (() => performance.now() / 1000);
     this.subs = new EventSubscriptions(this.name);
   }

@@ -2,6 +2,17 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { WebgpuAdapterInfo, WebgpuAdapterPreference } from './types';
 import { registerWebgpuTrainingKernels } from './kernels/webgpu';
+import {
+  adapterForTfjs,
+  adapterLabel,
+  describeAdapter,
+  errText,
+  registerWebgpuFactory,
+  type GpuAdapterLike,
+  type TfjsWebgpuModule,
+} from './webgpu-adapter';
+
+export { adapterLabel, isSoftwareAdapter } from './webgpu-adapter';
 
 const fsModule: typeof import('fs') = require('fs');
 const osModule: typeof import('os') = require('os');
@@ -17,19 +28,8 @@ const urlModule: typeof import('url') = require('url');
  * it receives flattens the nested `requiredFeatures` tfjs 4.22 passes to `requestDevice`.
  */
 
-/** The subset of Dawn's `GPUAdapter` used here. */
-interface DawnAdapter {
-  readonly features: ReadonlySet<string>;
-  readonly limits: Record<string, number>;
-  readonly info?: Record<string, unknown>;
-  readonly isFallbackAdapter?: boolean;
-  requestDevice(desc?: Record<string, unknown>): Promise<DawnDevice>;
-}
-interface DawnDevice {
-  readonly lost?: Promise<{ reason?: string; message?: string }>;
-  addEventListener?: (type: string, fn: (ev: { error?: { message?: string } }) => void) => void;
-  destroy?: () => void;
-}
+/** Dawn's `GPUAdapter`, as far as it is used here. */
+type DawnAdapter = GpuAdapterLike;
 interface DawnGpu {
   requestAdapter(opts?: Record<string, unknown>): Promise<DawnAdapter | null>;
 }
@@ -53,9 +53,6 @@ const HARDWARE_REQUEST: AdapterRequest = { kind: 'hardware', flags: [], options:
  */
 const SOFTWARE_REQUEST: AdapterRequest = { kind: 'software', flags: ['backend=opengles'], options: { featureLevel: 'compatibility' } };
 
-/** Names of software rasterisers / fallback adapters, as drivers report them. */
-const SOFTWARE_NAMES = /llvmpipe|lavapipe|softpipe|swiftshader|software|basic render|\bwarp\b/i;
-
 interface WebgpuState {
   dawn: DawnModule | null;
   loadError: string | null;
@@ -76,16 +73,22 @@ function state(): WebgpuState {
   return s;
 }
 
-function errText(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
-}
-
 /** The `webgpu` package, or why it cannot be loaded. */
 async function loadDawn(): Promise<DawnModule> {
   const st = state();
   if (st.dawn) return st.dawn;
   if (st.loadError) throw new Error(st.loadError);
   try {
+    // A dawn.node of one's own (gpu-check's self-contained folder carries one): its exports
+    // are the package's create/globals.
+    const own = process.env.SELFSUP_DAWN_NODE;
+    if (own) {
+      if (!fsModule.existsSync(own)) throw new Error(`SELFSUP_DAWN_NODE=${own}: no such file`);
+      const mod = require(own) as DawnModule;
+      if (typeof mod.create !== 'function' || mod.globals == null) throw new Error(`SELFSUP_DAWN_NODE=${own} exports no create/globals`);
+      st.dawn = mod;
+      return mod;
+    }
     let entry: string;
     try {
       entry = require.resolve('webgpu');
@@ -159,38 +162,11 @@ function backendTypeOf(request: AdapterRequest, description: string): string {
   return platformBackendType();
 }
 
-/**
- * A CPU rasteriser or fallback adapter, which `auto` must never take. Dawn reports Mesa's
- * llvmpipe through OpenGL ES as an ordinary adapter (isFallbackAdapter false, no vendor), so
- * the names count too.
- */
-export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean }): boolean {
-  if (info.isFallbackAdapter) return true;
-  return SOFTWARE_NAMES.test([info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' '));
+function describe(adapter: DawnAdapter, request: AdapterRequest): WebgpuAdapterInfo {
+  const description = typeof adapter.info?.description === 'string' ? adapter.info.description : '';
+  return describeAdapter(adapter, backendTypeOf(request, description), request.options.featureLevel === 'compatibility' ? 'compatibility' : 'core');
 }
 
-function describeAdapter(adapter: DawnAdapter, request: AdapterRequest): WebgpuAdapterInfo {
-  const i = (adapter.info ?? {}) as Record<string, unknown>;
-  const str = (k: string) => (typeof i[k] === 'string' ? (i[k] as string) : '');
-  const vendor = str('vendor');
-  const architecture = str('architecture');
-  const device = str('device');
-  const description = str('description');
-  const fallback = Boolean(adapter.isFallbackAdapter ?? i.isFallbackAdapter);
-  const software = isSoftwareAdapter({ vendor, architecture, device, description, isFallbackAdapter: fallback });
-  return {
-    vendor,
-    architecture,
-    device,
-    description,
-    backendType: backendTypeOf(request, description),
-    software,
-    fallback,
-    featureLevel: request.options.featureLevel === 'compatibility' ? 'compatibility' : 'core',
-  };
-}
-
-/** "llvmpipe (OpenGL ES, software)" / "nvidia ampere (Vulkan)". */
 /**
  * Where a hardware GPU could be reached from this process: on Linux a GPU driver exposes
  * device nodes (`/dev/dri/renderD*` for Mesa/AMD/Intel/nouveau and NVIDIA's DRM, `/dev/nvidia0`
@@ -213,14 +189,6 @@ export function gpuDeviceNodeMissing(
   return 'no GPU device on this machine (/dev/dri/renderD*, /dev/nvidia0, /dev/dxg)';
 }
 
-export function adapterLabel(a: WebgpuAdapterInfo): string {
-  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || a.device || a.description || 'unnamed adapter';
-  const device = a.vendor && a.device && !name.includes(a.device) ? ` ${a.device}` : '';
-  const extra = [a.backendType, a.software ? (a.fallback ? 'fallback' : 'software') : null,
-    a.featureLevel === 'compatibility' ? 'compatibility mode' : null].filter(Boolean);
-  return `${name}${device} (${extra.join(', ')})`;
-}
-
 async function request(dawn: DawnModule, req: AdapterRequest): Promise<{ adapter: DawnAdapter; info: WebgpuAdapterInfo } | string> {
   if (req.kind === 'software') applySoftwareAdapterEnv();
   let adapter: DawnAdapter | null;
@@ -230,27 +198,7 @@ async function request(dawn: DawnModule, req: AdapterRequest): Promise<{ adapter
     return `requestAdapter failed (${errText(e)})`;
   }
   if (!adapter) return 'none found';
-  return { adapter, info: describeAdapter(adapter, req) };
-}
-
-/** The adapter as tfjs's backend factory sees it: `requiredFeatures` flattened before requestDevice. */
-function adapterForTfjs(adapter: DawnAdapter, log: (line: string) => void): DawnAdapter {
-  return {
-    features: adapter.features,
-    limits: adapter.limits,
-    info: adapter.info,
-    isFallbackAdapter: adapter.isFallbackAdapter,
-    async requestDevice(desc: Record<string, unknown> = {}) {
-      const features = desc.requiredFeatures as unknown[] | undefined;
-      const flat = Array.isArray(features) ? [...new Set(features.flat(Infinity as 1) as string[])] : undefined;
-      const device = await adapter.requestDevice({ ...desc, ...(flat ? { requiredFeatures: flat } : {}) });
-      device.addEventListener?.('uncapturederror', (ev) => log(`selfsup: webgpu error: ${ev.error?.message ?? 'unknown'}`));
-      void device.lost?.then((info) => {
-        if (info?.reason !== 'destroyed') log(`selfsup: webgpu device lost: ${info?.message ?? info?.reason ?? 'unknown'}`);
-      });
-      return device;
-    },
-  };
+  return { adapter, info: describe(adapter, req) };
 }
 
 /**
@@ -274,24 +222,13 @@ function registerTfjsBackend(adapter: DawnAdapter, log: (line: string) => void):
     }
   }
   if (st.registered) return;
-  let mod: { WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend };
+  let mod: TfjsWebgpuModule;
   try {
     mod = require('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {
     throw new Error(`@tensorflow/tfjs-backend-webgpu unavailable (${errText(e)}); npm install @tensorflow/tfjs-backend-webgpu@4.22.0`);
   }
-  if (tf.engine().registryFactory['webgpu'] == null) {
-    tf.registerBackend('webgpu', async () => {
-      const a = st.chosen as DawnAdapter;
-      const device = await a.requestDevice({
-        requiredFeatures: ['timestamp-query', 'bgra8unorm-storage'].filter((f) => a.features.has(f)),
-        requiredLimits: Object.fromEntries(
-          ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize',
-            'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'].map((k) => [k, a.limits[k]])),
-      });
-      return new mod.WebGPUBackend(device, a.info);
-    }, 3);
-  }
+  if (tf.engine().registryFactory['webgpu'] == null) registerWebgpuFactory(mod, () => st.chosen as DawnAdapter);
   st.registered = true;
 }
 

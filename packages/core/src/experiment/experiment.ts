@@ -9,7 +9,7 @@ import type { ImageDataset } from '../data/types';
 import { History } from './history';
 import { LazyLogs, MetricAccumulator, type StepLogs } from './logs';
 import type { LoopStateDict, SnapshotCounters, SnapshotMeta } from './checkpoint/format';
-import { readCheckpointMeta, resolveCheckpointDir, restoreCheckpoint } from './checkpoint/io';
+import { checkpointReader } from './checkpoint/reader';
 import type { RestoreOptions } from './checkpoint/restore';
 import { createRunContext, type MethodRunInfo, type RunContext } from './run-context';
 import type { ResolvedConfig } from '../config/resolve';
@@ -383,15 +383,17 @@ export abstract class Experiment<B = tf.TensorContainer, C = unknown> {
     if (this.phase !== 'idle') {
       throw new Error(`${this.constructor.name}.restore: called during fit (${this.phase}); restore before fit, or from an experimentStart hook`);
     }
-    const dir = await resolveCheckpointDir(checkpoint);
-    const meta = await readCheckpointMeta(dir);
+    const reader = checkpointReader();
+    const dir = await reader.resolveDir(checkpoint);
+    const meta = await reader.readMeta(dir);
     this.pendingResume = { dir, opts };
     return meta;
   }
 
   private async restoreNow(checkpoint: string, opts: RestoreOptions): Promise<SnapshotMeta> {
-    const dir = await resolveCheckpointDir(checkpoint);
-    const meta = await restoreCheckpoint(dir, this, opts);
+    const reader = checkpointReader();
+    const dir = await reader.resolveDir(checkpoint);
+    const meta = await reader.restore(dir, this, opts);
     this.resumedFrom = { dir, meta };
     return meta;
   }

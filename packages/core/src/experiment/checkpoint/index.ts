@@ -23,3 +23,4 @@ export {
 export { callbackRngs, captureExperimentState, experimentBuffers, experimentConfigJson, experimentRngs, nonFiniteTensors, type CaptureOptions, type RngProvider } from './capture';
 export { restoreExperimentState, restoreModelWeights, type RestoreOptions } from './restore';
 export { loadCheckpoint, readCheckpointMeta, resolveCheckpointDir, restoreCheckpoint, saveCheckpoint, writeSnapshot, type SaveCheckpointOptions } from './io';
+export { setCheckpointReader, checkpointReader, type CheckpointReader } from './reader';

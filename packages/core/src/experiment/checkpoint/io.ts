@@ -15,6 +15,7 @@ import type { Experiment } from '../experiment';
 import { captureExperimentState, type CaptureOptions } from './capture';
 import { decodeNonFiniteJson, disposeSnapshot, encodeNonFiniteJson, SnapshotMismatchError, upgradeMeta, type ExperimentSnapshot, type SnapshotMeta } from './format';
 import { restoreExperimentState, type RestoreOptions } from './restore';
+import { setCheckpointReader } from './reader';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyExperiment = Experiment<any, any>;
@@ -130,3 +131,7 @@ export async function resolveCheckpointDir(p: string): Promise<string> {
   }
   throw new Error(`no checkpoint found at "${p}" (looked for ${candidates.map((c) => path.join(c, META_JSON)).join(', ')})`);
 }
+
+// Experiment.restore / fit's resumeFrom read checkpoint directories through this module
+// wherever it is loaded (the Node entry of @selfsup/core loads it).
+setCheckpointReader({ resolveDir: resolveCheckpointDir, readMeta: readCheckpointMeta, restore: restoreCheckpoint });
