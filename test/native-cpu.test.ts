@@ -238,7 +238,7 @@ describe.skipIf(native.skipReason !== undefined)('selecting the native kernels',
 
   it('on without the addon is a user error before any backend starts; on with the cpu backend too', async () => {
     await expect(selectBackend('wasm', { nativeKernels: 'on', log: quiet }, { nativeCpuLoader: missing }))
-      .rejects.toMatchObject({ name: 'UserError', message: 'nativeKernels is on but the addon is not built (test)' });
+      .rejects.toMatchObject({ name: 'UserError', message: 'nativeKernels is on (trainer.nativeKernels, --native-kernels) but the addon is not built (test)' });
     await expect(selectBackend('cpu', { nativeKernels: 'on', log: quiet }))
       .rejects.toThrow(/native kernels run under the wasm backend and backend is cpu/);
     await expect(selectBackend('wasm', { nativeKernels: 'yes' as never, log: quiet })).rejects.toThrow(/unknown nativeKernels 'yes'/);

@@ -9,7 +9,7 @@
 //   node build.cjs --quiet    no line when it cannot build (a build that happens is always reported)
 //
 // Environment: CXX (default g++), DNNL_ROOT (a oneDNN install prefix, else the system's:
-// Debian/Ubuntu libdnnl-dev), SELFSUP_NATIVE_CPU_SKIP=1 (do not build).
+// Debian/Ubuntu libdnnl-dev), SELFSUP_NATIVE_CPU_SKIP=1 (do not build; index.js then does not load it either).
 'use strict';
 const fs = require('fs');
 const os = require('os');

@@ -15,6 +15,11 @@ function firstLine(e) {
 /** { ok: true, addon, path, info } or { ok: false, path, reason } (cached for the process). */
 function load() {
   if (result) return result;
+  const skip = process.env.SELFSUP_NATIVE_CPU_SKIP;
+  if (skip && skip !== '0') {
+    result = { ok: false, path: addonPath, reason: 'the addon is switched off (SELFSUP_NATIVE_CPU_SKIP is set)' };
+    return result;
+  }
   if (!fs.existsSync(addonPath)) {
     result = { ok: false, path: addonPath, reason: `the addon is not built (${BUILD_HINT})` };
     return result;

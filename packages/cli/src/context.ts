@@ -10,6 +10,7 @@ import {
   selectBackend,
   UserError,
   type BackendInfo,
+  type NativeKernelsPreference,
   type DataConfig,
   type ImageDataset,
   type ResolvedConfig,
@@ -84,9 +85,15 @@ export function checkDataPaths(resolved: ResolvedConfig): void {
   }
 }
 
-export async function useBackend(resolved: ResolvedConfig, cliBackend: string | undefined, log: (l: string) => void): Promise<BackendInfo> {
+export async function useBackend(
+  resolved: ResolvedConfig,
+  cliBackend: string | undefined,
+  log: (l: string) => void,
+  cliNativeKernels?: NativeKernelsPreference,
+): Promise<BackendInfo> {
   const t = resolved.root.trainer;
-  return selectBackend((cliBackend ?? t.backend) as Parameters<typeof selectBackend>[0], { threads: t.threads, webgpuAdapter: t.webgpuAdapter, log });
+  const nativeKernels = cliNativeKernels ?? t.nativeKernels;
+  return selectBackend((cliBackend ?? t.backend) as Parameters<typeof selectBackend>[0], { threads: t.threads, webgpuAdapter: t.webgpuAdapter, nativeKernels, log });
 }
 
 export interface RunData {

@@ -1,10 +1,10 @@
-import { BACKEND_PREFERENCES, isUserError } from '@selfsup/core';
+import { BACKEND_PREFERENCES, isUserError, NATIVE_KERNELS_PREFERENCES } from '@selfsup/core';
 import { oneOf, parseArgs, positiveInt, single, UsageError } from './args';
 import { stdio, type Output } from './context';
 import { parseEncoderChoice } from './encoder';
 
 const USAGE = `usage:
-  selfsup train <config.yaml> [--set key=value ...] [--backend auto|tensorflow|webgpu|wasm|cpu]
+  selfsup train <config.yaml> [--set key=value ...] [--backend auto|tensorflow|webgpu|wasm|cpu] [--native-kernels auto|on|off]
                 [--out runs] [--resume RUN_DIR] [--max-steps N] [--plugin MODULE ...] [--no-baselines]
   selfsup eval <run-dir|checkpoint-dir> [--knn] [--linear] [--encoder online|target] [--backend ...]
   selfsup export <run-dir|checkpoint-dir> --out DIR [--encoder online|target]
@@ -45,7 +45,7 @@ export async function main(argvIn: string[], io: Output = stdio, env: NodeJS.Pro
     switch (command) {
       case 'train': {
         const a = parseArgs(rest, {
-          values: ['set', 'backend', 'out', 'resume', 'max-steps', 'plugin'],
+          values: ['set', 'backend', 'native-kernels', 'out', 'resume', 'max-steps', 'plugin'],
           switches: ['no-baselines'],
           aliases: { s: 'set' },
         });
@@ -58,6 +58,7 @@ export async function main(argvIn: string[], io: Output = stdio, env: NodeJS.Pro
           overrides: a.flags.get('set') ?? [],
           plugins: a.flags.get('plugin') ?? [],
           backend: oneOf(single(a, 'backend'), 'backend', BACKEND_PREFERENCES),
+          nativeKernels: oneOf(single(a, 'native-kernels'), 'native-kernels', NATIVE_KERNELS_PREFERENCES),
           out: single(a, 'out'),
           resume,
           maxSteps: positiveInt(single(a, 'max-steps'), 'max-steps'),

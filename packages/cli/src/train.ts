@@ -11,6 +11,7 @@ import {
   writeEnvJson,
   writeFileAtomic,
   type ImageBatch,
+  type NativeKernelsPreference,
   type ResolvedConfig,
 } from '@selfsup/core';
 import { evaluateKnn, flattenPixels } from '@selfsup/callbacks';
@@ -24,6 +25,8 @@ export interface TrainOptions {
   overrides?: string[];
   plugins?: string[];
   backend?: string;
+  /** `--native-kernels`: overrides trainer.nativeKernels (oneDNN kernels under wasm). */
+  nativeKernels?: NativeKernelsPreference;
   /** Root of run directories (default `runs`). */
   out?: string;
   /** A run directory (runs/<name>/version_<N>) to continue from its last checkpoint. */
@@ -105,7 +108,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     );
   }
 
-  const backend = await useBackend(resolved, opts.backend, io.err);
+  const backend = await useBackend(resolved, opts.backend, io.err, opts.nativeKernels);
   const run = createRun(resolved);
   const exp = run.experiment;
   try {
@@ -126,7 +129,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const runDir = opts.resume ? path.resolve(opts.resume) : (await createRunDir({ root: opts.out ?? 'runs', name: resolved.name })).dir;
     io.err(`selfsup: run directory ${runDir}`);
     await writeFileAtomic(path.join(runDir, 'config.resolved.yaml'), toYaml(resolved.toPlain()));
-    await writeEnvJson(runDir, { backend: backend.name, threads: backend.threads, simd: backend.simd, native: backend.native ?? null, config: configFile });
+    await writeEnvJson(runDir, { backend: backend.name, threads: backend.threads, simd: backend.simd, native: backend.native ?? null, nativeKernels: backend.nativeKernels ?? null, config: configFile });
     exp.runDir = runDir;
 
     const result: TrainResult = { runDir, history: {} };

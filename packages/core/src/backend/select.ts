@@ -193,7 +193,7 @@ function applyNativeKernels(want: NativeKernelsPreference, loaded: NativeCpuLoad
   const r = loaded ?? loader();
   if (!r.ok) {
     setOneDnnKernels(null);
-    if (want === 'on') throw new UserError(`nativeKernels is on but ${r.reason}`);
+    if (want === 'on') throw new UserError(`nativeKernels is on (trainer.nativeKernels, --native-kernels) but ${r.reason}`);
     return undefined;
   }
   // The wasm pool idles while the addon runs: oneDNN gets as many threads as wasm has.
@@ -217,10 +217,10 @@ async function doSelect(
   if (nativeKernels === 'on') {
     // checked before any backend starts: a user error, said in one line
     if (preference !== 'wasm' && preference !== 'auto') {
-      throw new UserError(`nativeKernels is on, but the native kernels run under the wasm backend and backend is ${preference}; use backend wasm or auto, or nativeKernels auto`);
+      throw new UserError(`nativeKernels is on (trainer.nativeKernels, --native-kernels), but the native kernels run under the wasm backend and backend is ${preference}; use backend wasm or auto, or nativeKernels auto`);
     }
     nativeCpu = nativeCpuLoader();
-    if (!nativeCpu.ok) throw new UserError(`nativeKernels is on but ${nativeCpu.reason}`);
+    if (!nativeCpu.ok) throw new UserError(`nativeKernels is on (trainer.nativeKernels, --native-kernels) but ${nativeCpu.reason}`);
   }
   const st = state();
   const cur = st.info;
