@@ -41,6 +41,8 @@ function upToDate() {
 
 /** What the build needs: { cxx, nodeInclude, dnnlHeader } or { missing: why not }. */
 function prerequisites() {
+  const off = process.env.SELFSUP_NATIVE_CPU_SKIP;
+  if (off && off !== '0') return { missing: 'SELFSUP_NATIVE_CPU_SKIP is set' };
   if (process.platform !== 'linux' && process.platform !== 'darwin') return { missing: `no build recipe for ${process.platform}` };
   const cxx = process.env.CXX || 'g++';
   const probe = spawnSync(cxx, ['--version'], { encoding: 'utf8' });
