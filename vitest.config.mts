@@ -24,6 +24,7 @@ export default defineConfig({
       '@selfsup/vicreg': pkg('vicreg'),
       '@selfsup/barlow-twins': pkg('barlow-twins'),
       '@selfsup/simsiam': pkg('simsiam'),
+      '@selfsup/moco': pkg('moco'),
       '@selfsup/cli': pkg('cli'),
     },
   },

@@ -16,12 +16,13 @@ import {
   type ResolvedConfig,
 } from '@selfsup/core';
 import { UsageError } from './args';
-// registers the methods (byol, simclr, vicreg, barlow-twins, simsiam) and every built-in callback
+// registers the methods (byol, simclr, vicreg, barlow-twins, simsiam, moco) and every built-in callback
 import '@selfsup/byol';
 import '@selfsup/simclr';
 import '@selfsup/vicreg';
 import '@selfsup/barlow-twins';
 import '@selfsup/simsiam';
+import '@selfsup/moco';
 import '@selfsup/callbacks';
 
 export interface Output {

@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import { l2Normalize, stopGradient } from '@selfsup/ssl';
+
+/**
+ * MoCo's InfoNCE, one direction (He et al. 2020; v2: Chen et al. 2020): for each query row i,
+ * the cross-entropy of softmax([q̄ᵢ·k̄ᵢ, q̄ᵢ·n₁, …, q̄ᵢ·n_K] / T) at index 0 — its key k⁺ is the
+ * positive, the K rows of `queue` the negatives — averaged over the rows. q and k are
+ * L2-normalised here; the queue is used as given (it holds normalised keys). The key and the
+ * queue pass through a stop-gradient: no gradient reaches the key encoder or the queue.
+ */
+export function infoNceLoss(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): tf.Scalar {
+  return infoNceTerms(q, k, queue, temperature).loss;
+}
+
+/** What one InfoNCE direction gives: the loss and the mean cosine of the queries with their positive and with the queue. */
+export interface InfoNceTerms {
+  loss: tf.Scalar;
+  /** Mean over rows of cos(q, k⁺). */
+  pos: tf.Scalar;
+  /** Mean over rows and queue entries of q̄·n (the queue's rows are unit vectors: a cosine). */
+  neg: tf.Scalar;
+}
+
+export function infoNceTerms(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): InfoNceTerms {
+  if (q.rank !== 2 || k.rank !== 2 || q.shape[0] !== k.shape[0] || q.shape[1] !== k.shape[1]) {
+    throw new Error(`infoNceLoss: queries and keys must be [batch, dim] with equal shapes, got ${JSON.stringify(q.shape)} and ${JSON.stringify(k.shape)}.`);
+  }
+  if (queue.rank !== 2 || queue.shape[1] !== q.shape[1]) {
+    throw new Error(`infoNceLoss: the queue must be [size, ${q.shape[1]}], got ${JSON.stringify(queue.shape)}.`);
+  }
+  if (!(temperature > 0)) throw new Error(`infoNceLoss: temperature must be > 0, got ${temperature}.`);
+  return tf.tidy(() => {
+    const qn = l2Normalize(q);
+    const kn = l2Normalize(stopGradient(k));
+    const pos = tf.sum(tf.mul(qn, kn), 1, true); // [N, 1]
+    const neg = tf.matMul(qn, stopGradient(queue), false, true); // [N, K]
+    const logits = tf.div(tf.concat([pos, neg], 1), temperature);
+    const loss = tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.div(tf.squeeze(pos, [1]), temperature))) as tf.Scalar;
+    return { loss, pos: tf.mean(pos) as tf.Scalar, neg: tf.mean(neg) as tf.Scalar };
+  });
+}
+
+/**
+ * The symmetric MoCo v2 loss (solo-learn's MoCo v2+): ½·InfoNCE(q₁, k₂, queue of view 2's keys)
+ * + ½·InfoNCE(q₂, k₁, queue of view 1's keys). `queues`: [2, K, dim], row 0 the keys of view 1,
+ * row 1 those of view 2 (each view's negatives come from the same augmentation as its
+ * positive). Returns the loss and the mean positive and negative cosines over both directions.
+ */
+export function symmetricMocoLoss(q1: tf.Tensor2D, q2: tf.Tensor2D, k1: tf.Tensor2D, k2: tf.Tensor2D, queues: tf.Tensor3D, temperature: number): InfoNceTerms {
+  if (queues.rank !== 3 || queues.shape[0] !== 2) throw new Error(`symmetricMocoLoss: queues must be [2, size, dim], got ${JSON.stringify(queues.shape)}.`);
+  return tf.tidy(() => {
+    const [queue1, queue2] = tf.unstack(queues) as [tf.Tensor2D, tf.Tensor2D];
+    const a = infoNceTerms(q1, k2, queue2, temperature);
+    const b = infoNceTerms(q2, k1, queue1, temperature);
+    const half = (x: tf.Scalar, y: tf.Scalar) => tf.mul(tf.add(x, y), 0.5) as tf.Scalar;
+    return { loss: half(a.loss, b.loss), pos: half(a.pos, b.pos), neg: half(a.neg, b.neg) };
+  });
+}

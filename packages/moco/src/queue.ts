@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs';
+import { l2Normalize } from '@selfsup/ssl';
+
+export interface KeyQueueOptions {
+  /** Queues side by side (MoCo's symmetric loss: one per view). */
+  views: number;
+  /** Keys each queue holds (K). */
+  size: number;
+  /** Key dimension. */
+  dim: number;
+  /** Seed of the initial keys: random unit vectors, as MoCo starts. */
+  seed: number;
+}
+
+/**
+ * MoCo's dictionary: `views` ring buffers of `size` keys each, as two tf.Variables — `keys`
+ * [views, size, dim] and `pointer` (int32 scalar, the row the next key is written to) — so a
+ * checkpoint saves them (`exp.buffers()`) and a resume puts them back exactly. `enqueue`
+ * writes a batch at the pointer, wrapping around the end, and moves the pointer: the oldest
+ * keys are replaced first (FIFO). It uses tensor ops only, so a step reads nothing back from
+ * the device. Nothing here is differentiated: neither variable is trainable.
+ */
+export class KeyQueue {
+  readonly keys: tf.Variable;
+  readonly pointer: tf.Variable;
+  readonly views: number;
+  readonly size: number;
+  readonly dim: number;
+
+  constructor({ views, size, dim, seed }: KeyQueueOptions) {
+    for (const [k, v] of Object.entries({ views, size, dim })) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`KeyQueue: ${k} must be an integer ≥ 1, got ${v}`);
+    }
+    this.views = views;
+    this.size = size;
+    this.dim = dim;
+    const init = tf.tidy(() => {
+      const r = tf.randomNormal([views * size, dim], 0, 1, 'float32', seed) as tf.Tensor2D;
+      return tf.reshape(l2Normalize(r), [views, size, dim]);
+    });
+    this.keys = tf.variable(init, false);
+    init.dispose();
+    this.pointer = tf.variable(tf.scalar(0, 'int32'), false);
+  }
+
+  /**
+   * Writes `batch` ([views, n, dim], n ≤ size) at the pointer — row (pointer + i) mod size of
+   * each queue gets key i of its view — and moves the pointer on by n, modulo size.
+   */
+  enqueue(batch: tf.Tensor3D): void {
+    const [v, n, d] = batch.shape;
+    if (batch.rank !== 3 || v !== this.views || d !== this.dim) {
+      throw new Error(`KeyQueue.enqueue: expected keys of shape [${this.views}, n, ${this.dim}], got ${JSON.stringify(batch.shape)}`);
+    }
+    if (n > this.size) throw new Error(`KeyQueue.enqueue: ${n} keys do not fit a queue of ${this.size}; use a queue at least as large as the batch`);
+    if (n === 0) return;
+    const size = this.size;
+    tf.tidy(() => {
+      const ptr = this.pointer as tf.Scalar;
+      // int32 throughout (a plain number would make tfjs's ops float32)
+      const int = (v: number) => tf.scalar(v, 'int32');
+      // row r of the queue takes key (r − pointer) mod size of the batch, when that is < n
+      const rel = tf.sub(tf.range(0, size, 1, 'int32'), ptr);
+      const idx = tf.where(tf.less(rel, int(0)), tf.add(rel, int(size)), rel) as tf.Tensor1D;
+      const written = tf.reshape(tf.less(idx, int(n)), [1, size, 1]);
+      const src = tf.gather(batch, tf.minimum(idx, int(n - 1)), 1);
+      this.keys.assign(tf.where(written, src, this.keys as tf.Tensor));
+      const next = tf.add(ptr, int(n));
+      this.pointer.assign(tf.where(tf.greaterEqual(next, int(size)), tf.sub(next, int(size)), next));
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([this.keys, this.pointer]);
+  }
+}
