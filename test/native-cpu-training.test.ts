@@ -19,7 +19,7 @@ async function use(nativeKernels: NativeKernelsPreference): Promise<void> {
 
 /**
  * The main job's recipe (LARS, predictor at 10× LR, EMA target) on a ResNet-18 at width 1/8,
- * 16×16×1; heads wide enough that some of their products run on oneDNN (the smallest stay on wasm).
+ * 16×16×1, heads 512/16.
  */
 const byol = () =>
   new ByolExperiment({

@@ -4,6 +4,8 @@
 //        [--widths 64,32] [--inputs 32x32x3,28x28x1] [--profile] [--compare-torch] [--json-only]
 //        [--baseline]   (stock matmul kernels and tf.layers batch-norm gradient, for A/B runs)
 //        [--stock FusedBatchNorm,Pow,GatherV2]   (put back these stock wasm kernels, for A/B runs)
+//        [--native-kernels on|off|both]   (oneDNN kernels of @selfsup/native-cpu under wasm; default
+//                                          both where the addon loads: every section once per kernel set)
 // Default (about a minute on 2 cores): conv kernels, the GEMM/conv ceiling, and the BYOL
 // main-job step with its framework overhead. `--only byol` runs just the BYOL part;
 // `--byol r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray` adds the ResNet-18 configurations (20+ s per step at
@@ -11,7 +13,7 @@
 // adds PyTorch's figures for the ceiling and BYOL rows. Prints a table per section and, last, one JSON document with every figure.
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '@selfsup/core';
+import { defaultNativeCpuLoader, selectBackend, type BackendInfo } from '@selfsup/core';
 import { benchKernels } from './kernels';
 import { benchCeiling } from './ceiling';
 import { benchTrainStep, type TrainRow } from './train';
@@ -48,32 +50,67 @@ async function main(): Promise<void> {
     if (!quiet) console.log(s);
   };
 
-  const info = await selectBackend('auto', { threads });
-  const baseline = flag('baseline') ? useBaselineKernels() : [];
-  const stockNames = arg('stock', '');
-  if (stockNames) baseline.push(...useStockKernels(stockNames.split(',')));
+  // The kernel sets to measure: oneDNN's (@selfsup/native-cpu) and/or the wasm ones.
+  const nativeArg = arg('native-kernels', 'both');
+  if (!['on', 'off', 'both'].includes(nativeArg)) throw new Error(`--native-kernels must be on, off or both, got "${nativeArg}"`);
+  const addon = defaultNativeCpuLoader();
+  let sets: ('on' | 'off')[] = nativeArg === 'both' ? ['on', 'off'] : [nativeArg as 'on' | 'off'];
+  if (nativeArg === 'both' && !addon.ok) {
+    say(`--native-kernels both: ${addon.reason}; measuring the wasm kernels only`);
+    sets = ['off'];
+  }
+  let baseline: string[] = [];
+  /** Selects the backend with this kernel set (then the --baseline / --stock kernels, which a re-selection undoes). */
+  const use = async (set: 'on' | 'off'): Promise<BackendInfo> => {
+    const selected = await selectBackend('auto', { threads, nativeKernels: set, log: say });
+    baseline = flag('baseline') ? useBaselineKernels() : [];
+    const stockNames = arg('stock', '');
+    if (stockNames) baseline.push(...useStockKernels(stockNames.split(',')));
+    return selected;
+  };
+  const info = await use(sets[0]);
+  if (info.name !== 'wasm') sets = sets.slice(0, 1);
+  const label = (i: BackendInfo) => (i.nativeKernels ? 'native' : i.name);
+  /** Runs `fn` once per kernel set (the first one is selected already). */
+  const perSet = async <T>(fn: (i: BackendInfo, set: string) => Promise<T> | T): Promise<T[]> => {
+    const out: T[] = [];
+    for (const [k, set] of sets.entries()) {
+      const i = k === 0 ? info : await use(set);
+      out.push(await fn(i, label(i)));
+    }
+    if (sets.length > 1) await use(sets[0]);
+    return out;
+  };
   if (baseline.length) say(`--baseline: stock ${baseline.join(', ')}`);
   const result: Record<string, unknown> = {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
     backend: info,
-    settings: { batch, steps, kernelBatch, widths, inputs, byol: byolConfigs, baseline },
+    settings: { batch, steps, kernelBatch, widths, inputs, byol: byolConfigs, baseline, kernelSets: sets },
     startTensors: tf.memory().numTensors,
     startRssMB: Math.round(process.memoryUsage().rss / 1e6),
   };
 
   if (only.includes('kernels')) {
-    const rows = benchKernels(kernelBatch, 3);
+    const rows = (await perSet((_, kernels) => benchKernels(kernelBatch, 3).map((r) => ({ kernels, ...r })))).flat();
     result.kernels = rows;
     say(`\nconv kernels, GFLOP/s (batch ${kernelBatch}, ${info.name}, ${info.threads} threads)`);
-    say(table(rows as unknown as Record<string, unknown>[], ['layer', 'gflop', 'fwd', 'dx', 'dW']));
+    say(table(rows as unknown as Record<string, unknown>[], ['kernels', 'layer', 'gflop', 'fwd', 'dx', 'dW']));
   }
 
   if (only.includes('ceiling')) {
-    const rows = benchCeiling(info.threads, 5, flag('compare-torch'));
+    // PyTorch's figures once (the first set's call), copied to the other set's rows
+    const bySet = await perSet((_, kernels) => benchCeiling(info.threads, 5, flag('compare-torch') && kernels === label(info)).map((r) => ({ kernels, ...r })));
+    for (const rows of bySet.slice(1)) {
+      for (const r of rows) {
+        const t = bySet[0].find((x) => x.name === r.name)?.torchGflops;
+        if (t) Object.assign(r, { torchGflops: t, ratio: r.gflops / t });
+      }
+    }
+    const rows = bySet.flat();
     result.ceiling = rows;
     say(`\nceiling: GEMM and forward 3×3 conv, GFLOP/s (${info.name}, ${info.threads} threads; PyTorch with --compare-torch)`);
     say(table(rows.map((r) => ({ ...r, torchGflops: r.torchGflops ?? '-', ratio: r.ratio ?? '-' })) as unknown as Record<string, unknown>[],
-      ['name', 'gflops', 'torchGflops', 'ratio']));
+      ['kernels', 'name', 'gflops', 'torchGflops', 'ratio']));
   }
 
   const train: TrainRow[] = [];
@@ -109,16 +146,24 @@ async function main(): Promise<void> {
   }
 
   if (only.includes('byol')) {
-    const rows = await byolSection({
-      threads: info.threads, batch, steps, log: say, configs: byolConfigs, overhead: !flag('no-overhead'), profile: flag('profile'),
-    });
+    // each configuration on each kernel set, next to each other
+    const rows = [];
+    for (const config of byolConfigs) {
+      rows.push(...(await perSet(async (_, kernels) => (await byolSection({
+        threads: info.threads, batch, steps, log: say, configs: [config], overhead: !flag('no-overhead'), profile: flag('profile'),
+      })).map((r) => ({ ...r, kernels })))).flat());
+    }
     const torchRows: (TorchRow | undefined)[] = [];
     if (compareTorch && torchAvailable()) {
+      const byConfig = new Map<string, TorchRow>();
       for (const r of rows) {
-        say(`  PyTorch: ${r.name}`);
-        torchRows.push(torchByolStep(info.threads, r.config, batch, steps));
+        if (!byConfig.has(r.config)) {
+          say(`  PyTorch: ${r.name}`);
+          byConfig.set(r.config, torchByolStep(info.threads, r.config, batch, steps));
+        }
+        torchRows.push(byConfig.get(r.config));
       }
-      result.torchByol = torchRows;
+      result.torchByol = [...byConfig.values()];
     }
     result.byol = rows;
     say(`\nBYOL step through ByolExperiment.fit (${info.name}, ${info.threads} threads; overhead = selfsup vs bare tfjs loop, interleaved)`);
@@ -134,10 +179,10 @@ async function main(): Promise<void> {
       // the same ratio from CPU time per step, which other processes' load disturbs less
       cpuRatio: torchRows[i]?.cpuSeconds ? medianOf(torchRows[i]!.cpuSeconds!) / r.cpuSecPerStep : '-',
     })) as unknown as Record<string, unknown>[],
-    ['name', 'imgPerSec', 'cpuSecPerStep', 'gflops', 'bareImgPerSec', 'overheadPct', 'overheadCpuPct', 'augmentSeconds', 'torchImgPerSec', 'ratio', 'ratioNoAug', 'cpuRatio', 'tensorsBefore', 'tensorsAfter', 'rssMBBefore', 'rssMBAfter', 'wasmHeapMB']));
+    ['kernels', 'name', 'imgPerSec', 'cpuSecPerStep', 'gflops', 'bareImgPerSec', 'overheadPct', 'overheadCpuPct', 'augmentSeconds', 'torchImgPerSec', 'ratio', 'ratioNoAug', 'cpuRatio', 'tensorsBefore', 'tensorsAfter', 'rssMBBefore', 'rssMBAfter', 'wasmHeapMB']));
     for (const r of rows) {
       if (r.profile) {
-        say(`\nkernel time per BYOL step, ${r.name}`);
+        say(`\nkernel time per BYOL step, ${r.name} (${r.kernels} kernels)`);
         say(table(r.profile as unknown as Record<string, unknown>[], ['kernel', 'msPerStep', 'share', 'callsPerStep']));
       }
     }

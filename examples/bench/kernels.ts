@@ -1,7 +1,7 @@
 // GFLOP/s of forward conv, input gradient (dx) and weight gradient (dW) on the
-// ResNet-18 CIFAR layer shapes, through the kernels the wasm backend runs in training.
+// ResNet-18 CIFAR layer shapes, through the kernels the backend runs in training (those
+// registered: selfsup's wasm kernels, or oneDNN's with native kernels on).
 import * as tf from '@tensorflow/tfjs';
-import { conv2dBackpropFilterImpl, conv2dBackpropInputImpl } from '@selfsup/core';
 import { median } from './timing';
 
 const LAYERS: [string, number, number, number, number, number][] = [
@@ -34,12 +34,13 @@ export function benchKernels(batch: number, reps: number): KernelRow[] {
     const dy = tf.randomNormal([batch, oh, oh, co]) as tf.Tensor4D;
     const flop = 2 * batch * oh * oh * k * k * ci * co;
     const rate = (fn: () => tf.Tensor) => flop / median(fn, reps) / 1e6;
+    const attrs = { strides: s, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
     rows.push({
       layer,
       gflop: flop / 1e9,
       fwd: rate(() => tf.conv2d(x, w, s, 'same')),
-      dx: rate(() => conv2dBackpropInputImpl(dy, w, x.shape, s, 'same')),
-      dW: rate(() => conv2dBackpropFilterImpl(x, dy, w.shape, s, 'same')),
+      dx: rate(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor),
+      dW: rate(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor),
     });
     tf.dispose([x, w, dy]);
   }

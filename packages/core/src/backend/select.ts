@@ -196,8 +196,10 @@ function applyNativeKernels(want: NativeKernelsPreference, loaded: NativeCpuLoad
     if (want === 'on') throw new UserError(`nativeKernels is on (trainer.nativeKernels, --native-kernels) but ${r.reason}`);
     return undefined;
   }
-  // The wasm pool idles while the addon runs: oneDNN gets as many threads as wasm has.
-  setOneDnnKernels(r.addon, { threads });
+  // The wasm pool idles while the addon runs: oneDNN gets as many threads as wasm has, unless
+  // OMP_NUM_THREADS says otherwise. (Its idle threads sleep at once, OMP_WAIT_POLICY=passive, set
+  // by @selfsup/native-cpu: spinning ones took the cores from wasm's next ops, 2× slower steps.)
+  setOneDnnKernels(r.addon, { threads: process.env.OMP_NUM_THREADS ? undefined : threads });
   return nativeCpuLabel(r.info);
 }
 

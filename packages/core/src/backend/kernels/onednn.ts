@@ -37,8 +37,12 @@ interface OneDnnState {
   stats: OneDnnKernelStats;
 }
 
-/** Matrix products with fewer multiply-adds (batch included) stay on wasm by default. */
-export const DEFAULT_MIN_MATMUL_MACS = 1 << 18;
+/**
+ * Matrix products with fewer multiply-adds (batch included) stay on wasm. 0: measured, oneDNN's
+ * call costs ~10 µs and it was as fast as or faster than wasm's from 8×16×16 up (wasm's smallest
+ * products pay for waking its thread pool), so every float32 product goes to oneDNN.
+ */
+export const DEFAULT_MIN_MATMUL_MACS = 0;
 
 // On globalThis: tfjs's registry is process-wide and this module may be loaded twice (dist/ and sources).
 const STATE_KEY = Symbol.for('selfsup.backend.onednn');
