@@ -1,26 +1,33 @@
 import * as tf from '@tensorflow/tfjs';
 import { l2Normalize, stopGradient } from '@selfsup/ssl';
 
-/**
- * MoCo's InfoNCE, one direction (He et al. 2020; v2: Chen et al. 2020): for each query row i,
- * the cross-entropy of softmax([q̄ᵢ·k̄ᵢ, q̄ᵢ·n₁, …, q̄ᵢ·n_K] / T) at index 0 — its key k⁺ is the
- * positive, the K rows of `queue` the negatives — averaged over the rows. q and k are
- * L2-normalised here; the queue is used as given (it holds normalised keys). The key and the
- * queue pass through a stop-gradient: no gradient reaches the key encoder or the queue.
- */
-export function infoNceLoss(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): tf.Scalar {
-  return infoNceTerms(q, k, queue, temperature).loss;
-}
-
 /** What one InfoNCE direction gives: the loss and the mean cosine of the queries with their positive and with the queue. */
 export interface InfoNceTerms {
   loss: tf.Scalar;
   /** Mean over rows of cos(q, k⁺). */
   pos: tf.Scalar;
-  /** Mean over rows and queue entries of q̄·n (the queue's rows are unit vectors: a cosine). */
+  /** Mean over rows and filled queue entries of q̄·n (the entries are unit vectors: a cosine); 0 while the queue is empty. */
   neg: tf.Scalar;
 }
 
+/**
+ * MoCo's InfoNCE, one direction (He et al. 2020; v2: Chen et al. 2020): for each query row i,
+ * the cross-entropy of softmax([q̄ᵢ·k̄ᵢ, q̄ᵢ·n₁, …, q̄ᵢ·n_K] / T) at index 0 — its key k⁺ is the
+ * positive, the rows of `queue` the negatives — averaged over the rows. q and k are
+ * L2-normalised here; the queue is used as given (it holds normalised keys), except that an
+ * all-zero row is an empty slot and takes no part (see KeyQueue: a queue starts empty). The
+ * key and the queue pass through a stop-gradient: no gradient reaches the key encoder or the
+ * queue.
+ */
+export function infoNceLoss(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): tf.Scalar {
+  return tf.tidy(() => {
+    const r = infoNceTerms(q, k, queue, temperature);
+    tf.dispose([r.pos, r.neg]);
+    return r.loss;
+  });
+}
+
+/** InfoNCE's loss and the mean cosines it logs (see {@link infoNceLoss}). */
 export function infoNceTerms(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): InfoNceTerms {
   if (q.rank !== 2 || k.rank !== 2 || q.shape[0] !== k.shape[0] || q.shape[1] !== k.shape[1]) {
     throw new Error(`infoNceLoss: queries and keys must be [batch, dim] with equal shapes, got ${JSON.stringify(q.shape)} and ${JSON.stringify(k.shape)}.`);
@@ -30,13 +37,20 @@ export function infoNceTerms(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D,
   }
   if (!(temperature > 0)) throw new Error(`infoNceLoss: temperature must be > 0, got ${temperature}.`);
   return tf.tidy(() => {
+    const n = q.shape[0];
     const qn = l2Normalize(q);
     const kn = l2Normalize(stopGradient(k));
+    const negatives = stopGradient(queue);
+    // 1 for a filled slot (a unit vector), 0 for an empty one (all zeros); step: an op with a (zero) gradient
+    const filled = tf.step(tf.sub(tf.sum(tf.square(negatives), 1), 0.5)); // [K]
     const pos = tf.sum(tf.mul(qn, kn), 1, true); // [N, 1]
-    const neg = tf.matMul(qn, stopGradient(queue), false, true); // [N, K]
-    const logits = tf.div(tf.concat([pos, neg], 1), temperature);
+    const neg = tf.matMul(qn, negatives, false, true); // [N, K]
+    // an empty slot's logit is pushed to −1e9: exp underflows to 0, and so does its gradient
+    const negLogits = tf.sub(tf.div(neg, temperature), tf.mul(tf.sub(1, filled), 1e9));
+    const logits = tf.concat([tf.div(pos, temperature), negLogits], 1);
     const loss = tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.div(tf.squeeze(pos, [1]), temperature))) as tf.Scalar;
-    return { loss, pos: tf.mean(pos) as tf.Scalar, neg: tf.mean(neg) as tf.Scalar };
+    const negMean = tf.div(tf.sum(tf.mul(neg, filled)), tf.maximum(tf.mul(tf.sum(filled), n), 1)) as tf.Scalar;
+    return { loss, pos: tf.mean(pos) as tf.Scalar, neg: negMean };
   });
 }
 

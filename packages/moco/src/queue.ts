@@ -8,14 +8,25 @@ export interface KeyQueueOptions {
   size: number;
   /** Key dimension. */
   dim: number;
-  /** Seed of the initial keys: random unit vectors, as MoCo starts. */
-  seed: number;
+  /**
+   * `empty` (default): the queue starts with no keys (zero rows, which InfoNCE skips) and fills
+   * as steps enqueue theirs. `random`: it starts with random unit vectors, as the MoCo reference
+   * code does.
+   */
+  init?: QueueInit;
+  /** Seed of the random initial keys (`init: random`). */
+  seed?: number;
 }
+
+/** How a queue starts: empty, or with random unit vectors (see KeyQueueOptions.init). */
+export type QueueInit = 'empty' | 'random';
+export const QUEUE_INITS: readonly QueueInit[] = ['empty', 'random'];
 
 /**
  * MoCo's dictionary: `views` ring buffers of `size` keys each, as two tf.Variables — `keys`
  * [views, size, dim] and `pointer` (int32 scalar, the row the next key is written to) — so a
- * checkpoint saves them (`exp.buffers()`) and a resume puts them back exactly. `enqueue`
+ * checkpoint saves them (`exp.buffers()`) and a resume puts them back exactly. An empty slot is
+ * an all-zero row (keys are unit vectors), so which slots are filled is part of `keys`. `enqueue`
  * writes a batch at the pointer, wrapping around the end, and moves the pointer: the oldest
  * keys are replaced first (FIFO). It uses tensor ops only, so a step reads nothing back from
  * the device. Nothing here is differentiated: neither variable is trainable.
@@ -27,19 +38,21 @@ export class KeyQueue {
   readonly size: number;
   readonly dim: number;
 
-  constructor({ views, size, dim, seed }: KeyQueueOptions) {
+  constructor({ views, size, dim, init = 'empty', seed = 0 }: KeyQueueOptions) {
     for (const [k, v] of Object.entries({ views, size, dim })) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`KeyQueue: ${k} must be an integer ≥ 1, got ${v}`);
     }
     this.views = views;
     this.size = size;
     this.dim = dim;
-    const init = tf.tidy(() => {
+    if (!QUEUE_INITS.includes(init)) throw new Error(`KeyQueue: init must be one of ${QUEUE_INITS.join(', ')}, got ${String(init)}`);
+    const start = tf.tidy(() => {
+      if (init === 'empty') return tf.zeros([views, size, dim]);
       const r = tf.randomNormal([views * size, dim], 0, 1, 'float32', seed) as tf.Tensor2D;
       return tf.reshape(l2Normalize(r), [views, size, dim]);
     });
-    this.keys = tf.variable(init, false);
-    init.dispose();
+    this.keys = tf.variable(start, false);
+    start.dispose();
     this.pointer = tf.variable(tf.scalar(0, 'int32'), false);
   }
 
