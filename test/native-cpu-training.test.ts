@@ -34,12 +34,12 @@ async function byolStep(nativeKernels: NativeKernelsPreference): Promise<{ delta
   await use(nativeKernels);
   const exp = byol();
   await exp.setup();
-  const before = exp.trainableVariables().map((v) => v.dataSync().slice());
+  const before = exp.trainableVariables().map((v) => Float32Array.from(v.dataSync()));
   exp.addCallback(new TargetInitCallback());
   const x = tf.randomUniform([8, 16, 16, 1], 0, 1, 'float32', 11) as tf.Tensor4D;
   const h = await exp.fit(function* () { yield x; }, { epochs: 1, logEvery: 1 });
   const delta = exp.trainableVariables().map((v, i) => {
-    const after = v.dataSync();
+    const after = Float32Array.from(v.dataSync());
     return after.map((a, j) => a - before[i][j]);
   });
   exp.dispose();
