@@ -26,6 +26,9 @@ const WORKER_MARKER = 'importScripts(e.data.urlOrBlob)';
 const WORKER_BRANCH = 'if(typeof e.data.urlOrBlob=="string")';
 
 export function threadedWasmScriptPath(): string {
+  // a folder holding the file instead of the package (gpu-check's self-contained folder)
+  const own = process.env.SELFSUP_TFJS_WASM_DIR;
+  if (own) return path.join(own, 'tfjs-backend-wasm-threaded-simd.js');
   const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
   return path.join(dist, '..', 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js');
 }
@@ -46,7 +49,12 @@ export function threadedWasmUnsupportedReason(): string | null {
   if (typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') {
     return 'Blob / URL.createObjectURL are missing (Node >= 16 is needed)';
   }
-  const script = threadedWasmScriptPath();
+  let script: string;
+  try {
+    script = threadedWasmScriptPath();
+  } catch {
+    return '@tensorflow/tfjs-backend-wasm cannot be resolved from here';
+  }
   if (!fs.existsSync(script)) return `${script} is missing from the installed tfjs-backend-wasm`;
   return null;
 }

@@ -1,0 +1,300 @@
+// The webgpu backend against tfjs's cpu backend: forward values and gradients of what a BYOL
+// step runs, a whole step's parameter update, EMA, LARS and flat memory (issue 11, item 2).
+// One list of checks for two callers: test/webgpu-parity.test.ts (the software adapter in CI)
+// and `npm run gpu-check` (whatever adapter a GPU machine has). Each check returns numbers;
+// the caller decides: the test asserts them, gpu-check reports them.
+//
+// Relative error ‖webgpu − cpu‖ / ‖cpu‖ ≤ PARITY_TOLERANCE (float32). Small shapes: a software
+// adapter is slow. Reads are async (data()): a synchronous read of a GPU tensor needs
+// OffscreenCanvas.
+import * as tf from '@tensorflow/tfjs';
+import { batchNormTraining, Rng, WEBGPU_TRAINING_KERNELS } from '@selfsup/core';
+import { EmaUpdateCallback, TargetInitCallback, weightedKnn } from '@selfsup/callbacks';
+import { AugmentationPipeline, byolSmallGrayViewT, byolViewT, byolViewTPrime, LARS } from '@selfsup/ssl';
+import { BYOL_MODELS, ByolExperiment, symmetricByolLoss } from '@selfsup/byol';
+
+export const PARITY_TOLERANCE = 1e-3;
+
+export interface ParityContext {
+  /** Makes `backend` the tfjs backend (the caller's selectBackend, with its adapter choice); throws when it cannot. */
+  use(backend: 'cpu' | 'webgpu'): Promise<void>;
+}
+
+export interface ParityOutcome {
+  /** Relative error of each output, webgpu against cpu. */
+  errors: Record<string, number>;
+  /** What else disagreed (missing kernels, other predictions, memory that grows); empty when nothing. */
+  problems: string[];
+}
+
+export interface ParityCheck {
+  name: string;
+  run(ctx: ParityContext): Promise<ParityOutcome>;
+}
+
+/** Why `outcome` fails: an error above the tolerance (or not a number), or a problem; empty when it passes. */
+export function parityFailures(outcome: ParityOutcome, tol = PARITY_TOLERANCE): string[] {
+  const over = Object.entries(outcome.errors)
+    .filter(([, e]) => !(e <= tol))
+    .map(([name, e]) => `${name}: relative error ${e} > ${tol}`);
+  return [...over, ...outcome.problems];
+}
+
+/** ‖got − want‖ / ‖want‖ (the norm of the difference when want is all zeros); Infinity on a length mismatch. */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) return Infinity;
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < want.length; i++) {
+    d += (got[i] - want[i]) ** 2;
+    n += want[i] ** 2;
+  }
+  return n === 0 ? Math.sqrt(d) : Math.sqrt(d / n);
+}
+
+async function on<T>(ctx: ParityContext, backend: 'cpu' | 'webgpu', fn: () => Promise<T>): Promise<T> {
+  await ctx.use(backend);
+  if (tf.getBackend() !== backend) throw new Error(`asked for the ${backend} backend, tfjs is on ${tf.getBackend()}`);
+  return fn();
+}
+
+/** Runs `fn` on cpu and on webgpu and compares the tensors it returns, by name. */
+async function compare(ctx: ParityContext, names: string[], fn: () => tf.Tensor[]): Promise<ParityOutcome> {
+  const run = async () => {
+    const ts = fn();
+    const out = await Promise.all(ts.map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose(ts);
+    return out;
+  };
+  const cpu = await on(ctx, 'cpu', run);
+  const gpu = await on(ctx, 'webgpu', run);
+  const problems = cpu.length === names.length && gpu.length === names.length ? [] : [`expected ${names.length} outputs, got cpu ${cpu.length} / webgpu ${gpu.length}`];
+  return { errors: Object.fromEntries(names.map((name, i) => [name, relErr(gpu[i] ?? [], cpu[i] ?? [])])), problems };
+}
+
+/** Same values on every backend: drawn in JS from a seed. */
+const rand = <T extends tf.Tensor = tf.Tensor4D>(shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed) as unknown as T;
+
+const tinyByol = () =>
+  new ByolExperiment({
+    inputShape: [8, 8, 1],
+    batchSize: 4,
+    seed: 3,
+    model: { backbone: 'resnet18', stem: 'cifar', width: 1 / 16, projectorHiddenDim: 16, projectorDim: 8, predictorHiddenDim: 16 },
+    optimizer: { name: 'lars', lr: 0.2, scaleLr: false, eta: 0.02, clipTrustRatio: true, weightDecay: 1e-5 },
+  });
+const batches = (steps: number) =>
+  function* () {
+    for (let i = 0; i < steps; i++) yield tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 100 + i) as tf.Tensor4D;
+  };
+const read = (vs: tf.Tensor[]) => Promise.all(vs.map((v) => v.data() as Promise<Float32Array>));
+const flat = (xs: Float32Array[]) => Float32Array.from(xs.flatMap((x) => Array.from(x)));
+
+/** Two BYOL steps (augment, forward, loss, backward, LARS, EMA): the online weights' update and the target weights. */
+async function byolSteps(): Promise<{ delta: Float32Array[]; target: Float32Array[] }> {
+  const exp = tinyByol();
+  await exp.setup();
+  const before = await read(exp.trainableVariables());
+  exp.addCallback(new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.9, schedule: 'constant' }));
+  await exp.fit(batches(2), { epochs: 1 });
+  const after = await read(exp.trainableVariables());
+  const target = await read(exp.models.get(BYOL_MODELS.targetEncoder)!.weights.map((w) => w.read()));
+  exp.dispose();
+  return { delta: after.map((w, i) => w.map((v, j) => v - before[i][j])), target };
+}
+
+const convGrid = [1, 3].flatMap((k) => [1, 2].flatMap((s) => (['same', 'valid'] as const).map((pad) => ({ k, s, pad }))));
+
+const augmentations = [
+  ['byol T (crop, flip, colour jitter, grayscale, blur)', () => byolViewT(12, 3), 3],
+  ["byol T' (adds solarize)", () => byolViewTPrime(12, 3), 3],
+  ['byol-small-gray T (the main job)', () => byolSmallGrayViewT(12), 1],
+] as const;
+
+export const PARITY_CHECKS: ParityCheck[] = [
+  {
+    name: 'every kernel a training run dispatches is registered for webgpu',
+    async run(ctx) {
+      await on(ctx, 'webgpu', async () => undefined);
+      const missing = WEBGPU_TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'webgpu') == null);
+      return { errors: {}, problems: missing.length ? [`kernels missing on webgpu: ${missing.join(', ')}`] : [] };
+    },
+  },
+  ...convGrid.map(({ k, s, pad }): ParityCheck => ({
+    name: `conv2d forward, dx and dw: kernel ${k}, stride ${s}, ${pad}, odd sizes`,
+    run: (ctx) =>
+      compare(ctx, ['y', 'dx', 'dw'], () => {
+        const x = rand([2, 7, 5, 3], 1);
+        const w = rand([k, k, 3, 4], 2);
+        const y = tf.conv2d(x, w, s, pad);
+        const dy = rand(y.shape, 3);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), dy)))([x, w]);
+        return [y, dx, dw];
+      }),
+  })),
+  {
+    name: "fused conv2d + bias + relu (the models' conv) forward and gradients",
+    run: (ctx) =>
+      compare(ctx, ['y', 'dx', 'dw', 'db'], () => {
+        const x = rand([2, 9, 9, 3], 4);
+        const w = rand([3, 3, 3, 5], 5);
+        const b = rand([5], 6);
+        const f = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+          tf.fused.conv2d({ x: a as tf.Tensor4D, filter: c as tf.Tensor4D, bias: d, strides: 2, pad: 'same', activation: 'relu' });
+        const y = f(x, w, b);
+        const dy = rand(y.shape, 7);
+        return [y, ...tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a, c, d), dy)))([x, w, b])];
+      }),
+  },
+  {
+    name: 'batch norm, training mode: forward and backward (x, γ, β)',
+    run: (ctx) =>
+      compare(ctx, ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'], () => {
+        const x = tf.add(tf.mul(rand([4, 5, 3, 6], 8), 3), 1);
+        const g = rand([6], 9) as tf.Tensor1D;
+        const b = rand([6], 10) as tf.Tensor1D;
+        const f = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => batchNormTraining(a, c as tf.Tensor1D, d as tf.Tensor1D, 1e-3);
+        const res = f(x, g, b);
+        const dy = rand(x.shape, 11);
+        const grads = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a, c, d).y, dy)))([x, g, b]);
+        return [res.y, res.mean, res.variance, ...grads];
+      }),
+  },
+  {
+    name: 'dense (fused matMul + bias + relu): forward and gradients',
+    run: (ctx) =>
+      compare(ctx, ['y', 'dx', 'dw', 'db'], () => {
+        const x = rand([6, 17], 12);
+        const w = rand([17, 9], 13);
+        const b = rand([9], 14);
+        const f = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.fused.matMul({ a: a as tf.Tensor2D, b: c as tf.Tensor2D, bias: d, activation: 'relu' });
+        const y = f(x, w, b);
+        const dy = rand(y.shape, 15);
+        return [y, ...tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a, c, d), dy)))([x, w, b])];
+      }),
+  },
+  {
+    name: 'the BYOL loss and its gradients w.r.t. the predictions',
+    run: (ctx) =>
+      compare(ctx, ['loss', 'dp1', 'dp2'], () => {
+        const [p1, z2, p2, z1] = [16, 17, 18, 19].map((s) => rand([8, 16], s) as tf.Tensor2D);
+        const f = (a: tf.Tensor, b: tf.Tensor) => symmetricByolLoss(a as tf.Tensor2D, z2, b as tf.Tensor2D, z1);
+        return [f(p1, p2), ...tf.grads(f)([p1, p2])];
+      }),
+  },
+  {
+    name: 'LARS (momentum, weight decay, clipped trust ratio): three updates',
+    run: (ctx) =>
+      compare(ctx, ['kernel', 'bias'], () => {
+        const w = tf.variable(rand([5, 7], 20), true, 'lars/dense/kernel');
+        const bias = tf.variable(rand([7], 21), true, 'lars/dense/bias');
+        const opt = new LARS({ lr: 0.5, momentum: 0.9, eta: 0.02, weightDecay: 1e-4, clipTrustRatio: true });
+        for (let i = 0; i < 3; i++) {
+          const gs = [{ name: w.name, tensor: rand([5, 7], 30 + i) }, { name: bias.name, tensor: rand([7], 40 + i) }];
+          opt.applyGradients(gs);
+          tf.dispose(gs.map((g) => g.tensor));
+        }
+        const out = [w.clone(), bias.clone()];
+        opt.dispose();
+        tf.dispose([w, bias]);
+        return out;
+      }),
+  },
+  ...augmentations.map(([label, config, channels]): ParityCheck => ({
+    name: `augmentations, ${label}: the same views`,
+    run(ctx) {
+      const pipeline = new AugmentationPipeline(config());
+      return compare(ctx, ['views'], () => [pipeline.apply(tf.clipByValue(tf.add(tf.mul(rand([3, 15, 13, channels], 60), 0.25), 0.5), 0, 1) as tf.Tensor4D, new Rng(7))]);
+    },
+  })),
+  {
+    name: 'weighted kNN (matMul, topK, one-hot votes): the same predictions and accuracies',
+    async run(ctx) {
+      const [bank, query] = await on(ctx, 'cpu', async () => [[60, 12, 50], [25, 12, 51]].map(([r, c, seed]) => Array.from(tf.tidy(() => rand([r, c], seed)).dataSync())));
+      const bankLabels = Array.from({ length: 60 }, (_, i) => (i * 7) % 10);
+      const queryLabels = Array.from({ length: 25 }, (_, i) => (i * 3) % 10);
+      const knn = () => {
+        const [b, q] = [tf.tensor2d(bank, [60, 12]), tf.tensor2d(query, [25, 12])];
+        return weightedKnn({ bankFeatures: b, bankLabels, queryFeatures: q, queryLabels, numClasses: 10, k: 5, chunkSize: 10 })
+          .finally(() => tf.dispose([b, q]));
+      };
+      const cpu = await on(ctx, 'cpu', knn);
+      const web = await on(ctx, 'webgpu', knn);
+      const differ = Array.from(web.predictions).filter((p, i) => p !== cpu.predictions[i]).length;
+      const problems = [
+        ...(differ ? [`${differ} of ${cpu.predictions.length} predictions differ from cpu`] : []),
+        ...(web.top1 !== cpu.top1 || web.top5 !== cpu.top5 ? [`top1/top5 ${web.top1}/${web.top5} on webgpu, ${cpu.top1}/${cpu.top5} on cpu`] : []),
+      ];
+      return { errors: {}, problems };
+    },
+  },
+  {
+    name: 'a whole BYOL step: the parameter update (LARS) and the EMA target agree with cpu',
+    async run(ctx) {
+      const cpu = await on(ctx, 'cpu', byolSteps);
+      const web = await on(ctx, 'webgpu', byolSteps);
+      const problems = web.delta.length > 10 ? [] : [`only ${web.delta.length} trainable variables`];
+      return { errors: { 'online update': relErr(flat(web.delta), flat(cpu.delta)), 'EMA target': relErr(flat(web.target), flat(cpu.target)) }, problems };
+    },
+  },
+  {
+    name: 'tf.memory() is flat across steps on webgpu (tensors and GPU bytes)',
+    async run(ctx) {
+      const exp = tinyByol();
+      const tensors: number[] = [];
+      const gpuBytes: number[] = [];
+      exp.addCallback(new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.9, schedule: 'constant' }));
+      exp.events.on('batchEnd', () => {
+        const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+        tensors.push(m.numTensors);
+        gpuBytes.push(m.numBytesInGPU ?? 0);
+      });
+      await on(ctx, 'webgpu', () => exp.fit(batches(4), { epochs: 1 }));
+      exp.dispose();
+      const problems: string[] = [];
+      if (tensors.length !== 4) problems.push(`${tensors.length} steps recorded, expected 4`);
+      if (new Set(tensors.slice(1)).size !== 1) problems.push(`tensors per step: ${tensors.join(' ')}`);
+      // GPU bytes may only shrink (small results the loop reads move to the CPU side), never grow
+      if (!(gpuBytes[1] > 0)) problems.push(`no GPU bytes in use after step 2 (${gpuBytes.join(' ')}): is this webgpu?`);
+      if (gpuBytes.slice(2).some((b) => b > gpuBytes[1])) problems.push(`GPU bytes per step grow: ${gpuBytes.join(' ')}`);
+      return { errors: {}, problems };
+    },
+  },
+];
+
+export interface ParityRow {
+  name: string;
+  ok: boolean;
+  /** The largest relative error (0 when the check compares no tensors). */
+  maxRelErr: number;
+  errors: Record<string, number>;
+  /** parityFailures of the check: errors above the tolerance and other problems. */
+  failures: string[];
+  seconds: number;
+}
+
+/** Runs every check, one after another; a check that throws fails with its message (gpu-check's report). */
+export async function runParityChecks(ctx: ParityContext, log: (line: string) => void = () => {}): Promise<ParityRow[]> {
+  const rows: ParityRow[] = [];
+  for (const check of PARITY_CHECKS) {
+    const t0 = performance.now();
+    let outcome: ParityOutcome;
+    try {
+      outcome = await check.run(ctx);
+    } catch (e) {
+      outcome = { errors: {}, problems: [`threw: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`] };
+    }
+    const failures = parityFailures(outcome);
+    const errs = Object.values(outcome.errors);
+    rows.push({
+      name: check.name,
+      ok: failures.length === 0,
+      maxRelErr: errs.length ? Math.max(...errs.map((e) => (Number.isNaN(e) ? Infinity : e))) : 0,
+      errors: outcome.errors,
+      failures,
+      seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    });
+    log(`  parity: ${failures.length ? 'FAIL' : 'ok  '} ${check.name}${failures.length ? ` — ${failures.join('; ')}` : ''}`);
+  }
+  return rows;
+}
