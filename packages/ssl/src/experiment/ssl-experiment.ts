@@ -51,7 +51,7 @@ export interface SslInit {
 }
 
 /**
- * The base of a two-view method (BYOL, SimCLR, VICReg, Barlow Twins, SimSiam): the method's
+ * The base of a two-view method (BYOL, SimCLR, VICReg, Barlow Twins, SimSiam, MoCo): the method's
  * sections validated into their classes (code and YAML alike), the backbone (or a
  * bring-your-own encoder) as `online_encoder` and an MLP projector as `online_projector`, the
  * two augmented views drawn from `augmentRng` (a checkpointed generator), and the optimizer
