@@ -100,11 +100,13 @@ describe('gpu-check --pack', () => {
         expect(out.adapter.software).toBe(true);
         expect(out.warning).toMatch(/software adapter/);
         expect(out.parity).toMatchObject({ passed: PARITY_CHECKS.length, failed: 0 });
-        const rows = out.throughput.rows as Array<{ config: string; backend: string; imgPerSec?: number; steps?: number; stoppedBy?: string }>;
+        const rows = out.throughput.rows as Array<{ config: string; backend: string; imgPerSec?: number; steps?: number; stoppedBy?: string; fromWarmup?: boolean }>;
         for (const backend of ['webgpu', 'wasm']) {
           const main = rows.find((row) => row.config === 'main' && row.backend === backend);
           expect(main?.imgPerSec, `${backend} main: ${JSON.stringify(main)}`).toBeGreaterThan(0);
-          expect(main).toMatchObject({ steps: 1, stoppedBy: 'one step' });
+          // one measured step (--quick), or only the warm-up where the loaded machine ran out of --quick's 60 s
+          if (main?.stoppedBy === 'deadline') expect(main).toMatchObject({ fromWarmup: true });
+          else expect(main).toMatchObject({ steps: 1, stoppedBy: 'one step' });
         }
         expect(out.throughput.webgpuOverWasm.main).toBeGreaterThan(0);
         expect(out.gpuMemory.highWaterBytes).toBeGreaterThan(0);

@@ -13,7 +13,8 @@
 // JSON (adapter.software, warning) and on stderr; --adapter hardware fails without a GPU. It
 // never falls back to another backend: no adapter, a failed parity check or a failed
 // measurement is exit code 1 (after the JSON); a bad argument is one line and exit code 2.
-// Time: each throughput row is one warm-up step, then steps for --seconds (at least one);
+// Time: each throughput row is one warm-up step, then steps for --seconds (at least one, unless
+// that one would overrun --max-seconds: img/s then comes from the warm-up, flagged fromWarmup);
 // a row that cannot fit in what is left of --max-seconds (estimated from the main job's
 // GFLOP/s on the same backend) is skipped, saying so. --quick: batch 8, one measured step,
 // --max-seconds 60 (a smoke test: on a software adapter it skips ResNet-18 width 1 on webgpu).
@@ -27,7 +28,7 @@ import { BYOL_CONFIGS, type ByolBenchConfig } from '../bench/byol_configs';
 import { ArgError, parseArgs, USAGE, type GpuCheckArgs } from './args';
 import { currentTarget, PACK_MANIFEST, packGpuCheck, WASM_THREAD_SCRIPT, type PackManifest } from './pack';
 import { PARITY_TOLERANCE, runParityChecks, type ParityRow } from './parity';
-import { leastSeconds, measureByol, type ThroughputRow } from './throughput';
+import { LEAST_ALLOWANCE, leastSeconds, measureByol, type ThroughputRow } from './throughput';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
     const least = seen ? leastSeconds(cfg, seen) : 0;
     if (seen && least > left) {
       const skipped = `not run: warm-up + one step would take at least ${Math.round(least)} s at ${seen.toFixed(2)} GFLOP/s (the main job's on ${backend}, ` +
-        `allowing 8× that for the larger model), more than the ${Math.max(0, Math.round(left))} s left of --max-seconds ${args.maxSeconds}`;
+        `allowing ${LEAST_ALLOWANCE}× that for the larger model), more than the ${Math.max(0, Math.round(left))} s left of --max-seconds ${args.maxSeconds}`;
       say(`  ${backend} ${key}: ${skipped}`);
       measured.push({ config: key, name: cfg.name, backend, batch: cfg.batch, skipped });
       continue;

@@ -26,6 +26,11 @@ export interface ThroughputRow {
   steps?: number;
   /** Why the measurement ended: the row's seconds were used up, the run's time ran out, or the one step --quick asks for. */
   stoppedBy?: 'seconds' | 'deadline' | 'one step';
+  /**
+   * Set when the run's time ran out before a step after the warm-up could start: img/s then
+   * comes from the warm-up step (kernel compilation and allocation included, so it understates).
+   */
+  fromWarmup?: true;
   /** webgpu: the most bytes tfjs held in GPU buffers at a step's end (tf.memory().numBytesInGPU). */
   gpuBytesInUseMax?: number;
   /** webgpu: tfjs's GPU buffer pool after the row (numBytesAllocatedInGPU; pooled buffers are kept, so this includes earlier rows). */
@@ -82,6 +87,12 @@ export async function measureByol(key: string, backend: 'webgpu' | 'wasm', cfg: 
     }
     last = now;
     if (backend === 'webgpu') inUse = Math.max(inUse, (tf.memory() as WebgpuMemory).numBytesInGPU ?? 0);
+    if (step === 1 && now + (now - t0) > opts.deadline) {
+      // another step as long as the warm-up would overrun the run's time: stop here
+      row.stoppedBy = 'deadline';
+      row.fromWarmup = true;
+      exp.stop('gpu-check: deadline');
+    }
     if (step < 2) return;
     const measured = steps.reduce((a, b) => a + b, 0);
     const stepTime = steps[steps.length - 1] * 1000;
@@ -98,7 +109,7 @@ export async function measureByol(key: string, backend: 'webgpu' | 'wasm', cfg: 
     exp.dispose();
     images.dispose();
   }
-  const med = median(steps);
+  const med = steps.length ? median(steps) : (row.warmupSeconds ?? NaN);
   row.imgPerSec = Number((cfg.batch / med).toFixed(2));
   row.gflops = Number((byolStepFlops(cfg) / med / 1e9).toFixed(2));
   row.stepSeconds = steps.map((t) => Number(t.toFixed(3)));
@@ -110,12 +121,15 @@ export async function measureByol(key: string, backend: 'webgpu' | 'wasm', cfg: 
   return row;
 }
 
+/** How much more efficiently per FLOP a larger model may run than the main job's (leastSeconds). */
+export const LEAST_ALLOWANCE = 4;
+
 /**
  * Before a row runs: how long its warm-up and one measured step would take at least, from the
  * GFLOP/s an earlier row reached on the same backend, allowing the larger model to run
  * `allowance` times as efficiently per FLOP (small models leave a GPU, and wasm's GEMMs, idle
  * much of the time). Only a row that cannot fit even so is skipped.
  */
-export function leastSeconds(cfg: ByolBenchConfig, gflopsSeen: number, allowance = 8): number {
+export function leastSeconds(cfg: ByolBenchConfig, gflopsSeen: number, allowance = LEAST_ALLOWANCE): number {
   return (2 * byolStepFlops(cfg)) / (gflopsSeen * allowance * 1e9);
 }
