@@ -10,7 +10,7 @@ export interface Recipe {
   epochs: number;
   batchSize: number;
   stepsPerEpoch: number | null;
-  model: { width: number; stem: string; projectorHiddenDim: number; projectorDim: number; predictorHiddenDim: number };
+  model: { width: number; stem: string; projectorHiddenDim: number; projectorDim: number; predictorHiddenDim: number; zeroInitResidual?: boolean };
   optimizer: {
     name: string;
     lr: number;
@@ -36,7 +36,7 @@ type AnyExperiment = Experiment<any, any>;
 
 /** What a BYOL experiment exposes after setup (read structurally: no import of @selfsup/byol needed). */
 interface ByolLike {
-  modelConfig: { backbone: string; width: number; stem: string; projectorHiddenDim: number; projectorDim: number; predictorHiddenDim: number };
+  modelConfig: { backbone: string; width: number; stem: string; projectorHiddenDim: number; projectorDim: number; predictorHiddenDim: number; zeroInitResidual?: boolean };
   optimizerConfig: Record<string, unknown> & { name: string };
   baseLearningRate: number;
   t?: { config: unknown };
@@ -115,7 +115,15 @@ export function recipeFromExperiment(exp: AnyExperiment, callbacks: readonly Cal
     epochs: t.epochs,
     batchSize: t.batchSize,
     stepsPerEpoch: t.stepsPerEpoch ?? null,
-    model: { width: m.width, stem: m.stem, projectorHiddenDim: m.projectorHiddenDim, projectorDim: m.projectorDim, predictorHiddenDim: m.predictorHiddenDim },
+    model: {
+      width: m.width,
+      stem: m.stem,
+      projectorHiddenDim: m.projectorHiddenDim,
+      projectorDim: m.projectorDim,
+      predictorHiddenDim: m.predictorHiddenDim,
+      // only when set, so the recipes (and PyTorch caches) of runs without it stay the same
+      ...(m.zeroInitResidual ? { zeroInitResidual: true } : {}),
+    },
     optimizer,
     schedule,
     ema: { tauBase: num(ema.tauBase), bnStats: String(ema.bnStats) },

@@ -440,7 +440,7 @@ def main():
     m = R["model"]
     encoder, dim = resnet18_width(m["width"], channels, m["stem"])
     init_like_selfsup(encoder).to(memory_format=torch.channels_last)
-    if m.get("zeroInitResidual"):  # screening option: each block's last BN γ = 0 (torchvision's zero_init_residual)
+    if m.get("zeroInitResidual"):  # model.zeroInitResidual: each block's last BN γ = 0 (resnet.ts, torchvision's zero_init_residual)
         for block in encoder:
             if hasattr(block, "b2"):
                 nn.init.zeros_(block.b2.weight)

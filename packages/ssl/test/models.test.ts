@@ -159,6 +159,37 @@ describe('buildResNet: names, init and determinism', () => {
     expect(m.getLayer('init/conv1').getConfig()).toMatchObject({ useBias: false });
   });
 
+  it('zeroInitResidual: only the BN closing each residual branch starts at γ = 0, so a stride-1 block starts as the identity', () => {
+    const opts = { stem: 'cifar', inputShape: [6, 6, 2], width: 1 / 16, seed: 5 } satisfies Partial<ResNetOptions>;
+    const gammaOf = (m: tf.LayersModel, layer: string) => new Set(m.getLayer(`${m.name}/${layer}`).getWeights()[0].dataSync());
+    const zero = keep(buildResNet({ ...opts, depth: 18, name: 'zir', zeroInitResidual: true }));
+    const plain = keep(buildResNet({ ...opts, depth: 18, name: 'plain' }));
+    for (const block of ['layer1.0', 'layer1.1', 'layer2.0', 'layer4.1']) {
+      expect(gammaOf(zero, `${block}.bn2`), block).toEqual(new Set([0]));
+      expect(gammaOf(zero, `${block}.bn1`), block).toEqual(new Set([1]));
+      expect(gammaOf(plain, `${block}.bn2`), block).toEqual(new Set([1]));
+    }
+    expect(gammaOf(zero, 'bn1')).toEqual(new Set([1]));
+    expect(gammaOf(zero, 'layer2.0.downsample.1')).toEqual(new Set([1]));
+    // Bottleneck blocks zero their third BN instead.
+    const r50 = keep(buildResNet({ ...opts, depth: 50, name: 'zir50', zeroInitResidual: true }));
+    expect(gammaOf(r50, 'layer1.0.bn3')).toEqual(new Set([0]));
+    expect(gammaOf(r50, 'layer1.0.bn2')).toEqual(new Set([1]));
+    // Same draws otherwise: the conv kernels equal the plain build's.
+    const kernel = (m: tf.LayersModel) => Array.from(m.getLayer(`${m.name}/layer3.1.conv2`).getWeights()[0].dataSync());
+    expect(kernel(zero)).toEqual(kernel(plain));
+    // Inference at init: layer1.0 is stride 1 with equal channels, so its output is relu(input) = input
+    // for the (non-negative) stem output.
+    const stem = tf.model({ inputs: zero.inputs, outputs: zero.getLayer('zir/relu').output as tf.SymbolicTensor });
+    const block = tf.model({ inputs: zero.inputs, outputs: zero.getLayer('zir/layer1.0.relu').output as tf.SymbolicTensor });
+    const x = tf.randomNormal([2, 6, 6, 2], 0, 1, 'float32', 9);
+    const [s, b] = [stem.predict(x) as tf.Tensor, block.predict(x) as tf.Tensor];
+    expect(Array.from(b.dataSync())).toEqual(Array.from(s.dataSync()));
+    const plainBlock = tf.model({ inputs: plain.inputs, outputs: plain.getLayer('plain/layer1.0.relu').output as tf.SymbolicTensor });
+    const pb = plainBlock.predict(x) as tf.Tensor;
+    expect(tf.max(tf.abs(tf.sub(pb, s))).dataSync()[0]).toBeGreaterThan(1e-3);
+    tf.dispose([x, s, b, pb]);
+  });
   it('gives identical weights for the same seed and different ones otherwise', () => {
     const opts = { depth: 18, stem: 'cifar', inputShape: [8, 8, 1], width: 1 / 16 } satisfies Partial<ResNetOptions>;
     const first = (m: tf.LayersModel, layer: string) => Array.from(m.getLayer(`${m.name}/${layer}`).getWeights()[0].dataSync());

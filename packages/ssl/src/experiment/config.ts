@@ -34,6 +34,13 @@ export class SslModelConfig {
   @Min(1)
   projectorDim: number = 128;
 
+  /**
+   * Start each residual block as the identity (its last BN's γ = 0), as torchvision's
+   * `zero_init_residual`. Measured on the main job: docs/quality.md.
+   */
+  @IsBoolean()
+  zeroInitResidual: boolean = false;
+
   /** Seed of the initial weights (unset: the trainer seed). */
   @IsOptional()
   @IsInt()

@@ -12,7 +12,8 @@ export const SSL_MODELS = {
 } as const;
 
 /** The `model:` keys SslExperiment reads: backbone and projector (a method's class may add heads). */
-export type SslModelShape = Pick<SslModelConfig, 'backbone' | 'stem' | 'width' | 'projectorHiddenDim' | 'projectorDim' | 'seed'>;
+export type SslModelShape = Pick<SslModelConfig, 'backbone' | 'stem' | 'width' | 'projectorHiddenDim' | 'projectorDim' | 'seed'> &
+  Partial<Pick<SslModelConfig, 'zeroInitResidual'>>;
 
 /** The sections a method's sections class (validated by YAML runs) holds. */
 export interface SslSections<M extends SslModelShape = SslModelShape> {
@@ -133,7 +134,14 @@ export abstract class SslExperiment<C extends SslExperimentConfig<M>, M extends 
       }
       featureDim = out[1];
     } else {
-      encoder = createBackbone(m.backbone, { stem: m.stem, width: m.width, inputShape, name: SSL_MODELS.encoder, seed: m.seed });
+      encoder = createBackbone(m.backbone, {
+        stem: m.stem,
+        width: m.width,
+        inputShape,
+        name: SSL_MODELS.encoder,
+        seed: m.seed,
+        zeroInitResidual: m.zeroInitResidual ?? false,
+      });
       featureDim = backboneFeatureDim(m.backbone, m.width);
     }
     this.models.set(SSL_MODELS.encoder, encoder);

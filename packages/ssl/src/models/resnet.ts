@@ -21,6 +21,11 @@ export interface ResNetOptions {
   name?: string;
   /** Seed for the initial weights; same seed and options give identical weights. */
   seed?: number;
+  /**
+   * Start each residual block's last BN with γ = 0, so every block begins as the identity
+   * (torchvision's `zero_init_residual`; Goyal et al. 2017). Default false.
+   */
+  zeroInitResidual?: boolean;
 }
 
 interface DepthSpec {
@@ -52,6 +57,7 @@ class Builder {
   constructor(
     private readonly prefix: string,
     private readonly seeds: SeedStream,
+    private readonly zeroInitResidual = false,
   ) {}
 
   conv(x: Sym, filters: number, kernel: number, stride: number, path: string): Sym {
@@ -74,11 +80,12 @@ class Builder {
     return call(layer, x);
   }
 
-  bn(x: Sym, path: string): Sym {
+  /** `last`: the BN that closes a residual branch (γ = 0 under zeroInitResidual). */
+  bn(x: Sym, path: string, last = false): Sym {
     const layer = batchNormalization({
       axis: -1,
       ...TORCH_BATCH_NORM,
-      gammaInitializer: 'ones',
+      gammaInitializer: last && this.zeroInitResidual ? 'zeros' : 'ones',
       betaInitializer: 'zeros',
       name: `${this.prefix}/${path}`,
     });
@@ -96,7 +103,7 @@ class Builder {
   /** torchvision BasicBlock: 3×3 (stride) → BN → ReLU → 3×3 → BN, + shortcut, ReLU. */
   basic(x: Sym, inC: number, planes: number, stride: number, path: string): Sym {
     let h = this.relu(this.bn(this.conv(x, planes, 3, stride, `${path}.conv1`), `${path}.bn1`), `${path}.relu1`);
-    h = this.bn(this.conv(h, planes, 3, 1, `${path}.conv2`), `${path}.bn2`);
+    h = this.bn(this.conv(h, planes, 3, 1, `${path}.conv2`), `${path}.bn2`, true);
     const shortcut = this.shortcut(x, inC, planes, stride, path);
     return this.relu(this.add(h, shortcut, `${path}.add`), `${path}.relu`);
   }
@@ -106,7 +113,7 @@ class Builder {
     const out = planes * 4;
     let h = this.relu(this.bn(this.conv(x, planes, 1, 1, `${path}.conv1`), `${path}.bn1`), `${path}.relu1`);
     h = this.relu(this.bn(this.conv(h, planes, 3, stride, `${path}.conv2`), `${path}.bn2`), `${path}.relu2`);
-    h = this.bn(this.conv(h, out, 1, 1, `${path}.conv3`), `${path}.bn3`);
+    h = this.bn(this.conv(h, out, 1, 1, `${path}.conv3`), `${path}.bn3`, true);
     const shortcut = this.shortcut(x, inC, out, stride, path);
     return this.relu(this.add(h, shortcut, `${path}.add`), `${path}.relu`);
   }
@@ -149,7 +156,7 @@ export function buildResNet(opts: ResNetOptions): tf.LayersModel {
   const width = opts.width ?? 1;
   const name = opts.name ?? `resnet${depth}`;
   const spec = DEPTHS[depth];
-  const b = new Builder(name, new SeedStream(opts.seed));
+  const b = new Builder(name, new SeedStream(opts.seed), opts.zeroInitResidual ?? false);
 
   const input = tf.input({ shape: inputShape, name: `${name}/input` });
   const stemC = channels(width, 1);
