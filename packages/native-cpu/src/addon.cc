@@ -61,6 +61,14 @@ struct MatmulEntry {
 std::unordered_map<std::string, std::unique_ptr<ConvEntry>> conv_cache;
 std::unordered_map<std::string, std::unique_ptr<MatmulEntry>> matmul_cache;
 
+// A training run has a few dozen shapes; a run whose shapes keep changing (evaluation batches
+// of every size) must not grow the caches without bound: past this many, start over.
+constexpr size_t MAX_CACHED = 512;
+template <typename Map>
+void make_room(Map &m) {
+  if (m.size() >= MAX_CACHED) m.clear();
+}
+
 std::string key_of(int kind, const int32_t *p, int n, float alpha) {
   std::string k(reinterpret_cast<const char *>(&kind), sizeof kind);
   k.append(reinterpret_cast<const char *>(p), sizeof(int32_t) * n);
@@ -141,6 +149,7 @@ ConvEntry &conv_entry(int kind, const int32_t *p, float alpha) {
   }
   if (e->reorder_wei) e->wei_buf.resize(e->wei.get_size() / sizeof(float) + 16);
   ConvEntry &ref = *e;
+  make_room(conv_cache);
   conv_cache.emplace(std::move(key), std::move(e));
   return ref;
 }
@@ -200,6 +209,7 @@ MatmulEntry &matmul_entry(const int32_t *p, float alpha) {
   e->impl = pd.impl_info_str();
   e->prim = std::make_unique<dnnl::matmul>(pd);
   MatmulEntry &ref = *e;
+  make_room(matmul_cache);
   matmul_cache.emplace(std::move(key), std::move(e));
   return ref;
 }
