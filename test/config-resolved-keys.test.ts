@@ -155,7 +155,7 @@ describe('config.resolved.yaml shows every option with its value', () => {
     expectComplete(r);
     expect(r.yaml.trainer).toEqual({ epochs: 10, batchSize: 128, backend: 'auto', webgpuAdapter: 'any', nativeKernels: 'auto', threads: null, seed: 0, stepsPerEpoch: null, maxSteps: null, logEvery: 10 });
     expect(r.yaml.data).toEqual({ name: 'fashion-mnist', path: null, split: 'train', limit: null, source: 'auto' });
-    expect(r.yaml.model).toEqual({ backbone: 'resnet18', stem: 'cifar', width: 1, projectorHiddenDim: 4096, projectorDim: 256, predictorHiddenDim: 4096, seed: null });
+    expect(r.yaml.model).toEqual({ backbone: 'resnet18', stem: 'cifar', width: 1, projectorHiddenDim: 4096, projectorDim: 256, zeroInitResidual: false, predictorHiddenDim: 4096, seed: null });
     // no augment: section: the preset follows the data's channels
     expect(r.yaml.augment).toMatchObject({ preset: 'auto' });
     expect(r.yaml.optimizer).toMatchObject({ name: 'lars', lr: 0.2, scaleLr: true, momentum: 0.9, weightDecay: 1.5e-6, eta: 1e-3, clipTrustRatio: false });
