@@ -165,14 +165,14 @@ describe('the PyTorch recipe', () => {
       seed: 0,
       threads: 2,
       data: { dir: dataDir, trainLimit: null, testLimit: null },
-      epochs: 16,
+      epochs: 32,
       batchSize: 128,
       stepsPerEpoch: null,
-      model: { width: 0.125, stem: 'cifar', projectorHiddenDim: 1024, projectorDim: 128, predictorHiddenDim: 1024 },
+      model: { width: 0.125, stem: 'cifar', projectorHiddenDim: 1024, projectorDim: 128, predictorHiddenDim: 1024, zeroInitResidual: true },
       // lr 1.0 × 128/256; LARS with η 0.02 and clipping; the predictor at 10× and unscheduled
       optimizer: { name: 'lars', lr: 0.5, momentum: 0.9, weightDecay: 1e-5, eta: 0.02, clipTrustRatio: true, nesterov: false, predictorLrMultiplier: 10, predictorFixedLr: true },
-      // warmupEpochs 0.4 of an epoch of full batches: round(0.4 · floor(6000 / 128)) = round(18.4)
-      schedule: { type: 'cosine', warmupSteps: 18, minLr: 0 },
+      // warmupEpochs 0.8 of an epoch of full batches: round(0.8 · floor(6000 / 128)) = round(36.8)
+      schedule: { type: 'cosine', warmupSteps: 37, minLr: 0 },
       ema: { tauBase: 0.97, bnStats: 'ema' },
       augment: { localCrops: null },
       knn: { k: 20, temperature: 0.07 },
