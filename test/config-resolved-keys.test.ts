@@ -132,7 +132,7 @@ describe('config.resolved.yaml shows every option with its value', () => {
     // the values the file sets, and defaults it does not mention
     const byName = (n: string) => (r.yaml.callbacks as Array<Record<string, unknown>>).find((c) => c.name === n)!;
     expect(byName('ema')).toMatchObject({ tauBase: 0.97, bnStats: 'ema', schedule: 'cosine' });
-    expect(byName('lr-schedule')).toMatchObject({ schedule: 'cosine', warmupEpochs: 0.4, minLr: 0, baseLr: null });
+    expect(byName('lr-schedule')).toMatchObject({ schedule: 'cosine', warmupEpochs: 0.8, minLr: 0, baseLr: null });
     expect(byName('linear-probe')).toMatchObject({ epochs: 100, lr: 0.01, every: 1, probeBatchSize: null });
     expect(r.yaml.optimizer).toEqual({
       name: 'lars',
