@@ -10,11 +10,19 @@ export class BarlowTwinsModelConfig extends SslModelConfig {
   override projectorDim: number = 2048;
 }
 
-/** `loss:` — λ, the weight of the off-diagonal (redundancy-reduction) term. */
+/** `loss:` — λ, the weight of the off-diagonal (redundancy-reduction) term, and the loss's scale. */
 export class BarlowTwinsLossConfig {
   @IsNumber()
   @Min(0)
   lambda: number = 5e-3;
+
+  /**
+   * Multiplies the whole loss (solo-learn's `scale_loss`; its CIFAR recipe: 0.1). Not a no-op
+   * under clipped LARS: biases and norm parameters take plain SGD steps on the raw gradient.
+   */
+  @IsNumber()
+  @Min(0)
+  scale: number = 1;
 }
 
 /** The sections `method: barlow-twins` takes. */
@@ -39,7 +47,8 @@ export interface BarlowTwinsConfig extends SslExperimentConfig<BarlowTwinsModelC
 /**
  * Barlow Twins (Zbontar et al., 2021): encoder → projector on both views; the
  * cross-correlation of the two views' batch-normalised embeddings is pushed to the identity.
- * No negatives, no target, no predictor. Logs loss, z_std, bt_on_diag, bt_off_diag (before λ), lr.
+ * No negatives, no target, no predictor. Logs loss (scaled), z_std, bt_on_diag, bt_off_diag
+ * (before λ and the scale), lr.
  */
 @registerMethod('barlow-twins', { config: BarlowTwinsSectionsConfig, description: 'Barlow Twins: cross-correlation of the two views pushed to the identity' })
 export class BarlowTwinsExperiment extends SslExperiment<BarlowTwinsConfig, BarlowTwinsModelConfig> {
@@ -52,11 +61,11 @@ export class BarlowTwinsExperiment extends SslExperiment<BarlowTwinsConfig, Barl
   }
 
   trainStep(batch: ImageBatch | tf.Tensor4D): StepLogs {
-    const { lambda } = this.lossConfig;
+    const { lambda, scale } = this.lossConfig;
     return this.twoViewStep(batch, (both, n) => {
       const z = this.project(both);
       const [z1, z2] = splitViews(z, n);
-      const t = barlowTwinsTerms(z1, z2, lambda);
+      const t = barlowTwinsTerms(z1, z2, lambda, 1e-5, scale);
       return { loss: t.loss, logs: { z_std: zStd(z), bt_on_diag: t.onDiagonal, bt_off_diag: t.offDiagonal } };
     });
   }

@@ -56,6 +56,27 @@ describe('barlow-twins: loss', () => {
     expect(on).toBeLessThan(1e-4);
   });
 
+  it('scale multiplies the loss (solo-learn scale_loss) and its gradients, not the logged terms', async () => {
+    await useBackend('cpu');
+    const z1 = fixedMatrix(8, 5, 11);
+    const z2 = fixedMatrix(8, 5, 12);
+    const ref = barlowReference(z1, z2, 5e-3);
+    const got = tf.tidy(() => {
+      const t = barlowTwinsTerms(toTensor(z1), toTensor(z2), 5e-3, 1e-5, 0.1);
+      return [t.loss, t.onDiagonal, t.offDiagonal].map((x) => x.dataSync()[0]);
+    });
+    expect(got[0]).toBeCloseTo(0.1 * ref.loss, 5);
+    expect(got[1]).toBeCloseTo(ref.on, 4);
+    expect(got[2]).toBeCloseTo(ref.off, 4);
+    expect(tf.tidy(() => barlowTwinsLoss(toTensor(z1), toTensor(z2), 5e-3, 1e-5, 0.1).dataSync()[0])).toBeCloseTo(0.1 * ref.loss, 5);
+    const grad = (scale: number) =>
+      tf.tidy(() => Array.from(tf.grad((x: tf.Tensor) => barlowTwinsLoss(x as tf.Tensor2D, toTensor(z2), 5e-3, 1e-5, scale))(toTensor(z1)).dataSync()));
+    const g1 = grad(1);
+    const g01 = grad(0.1);
+    expect(Math.max(...g1.map(Math.abs))).toBeGreaterThan(1e-3);
+    g1.forEach((v, i) => expect(g01[i]).toBeCloseTo(0.1 * v, 5));
+  });
+
   it('gradients reach both views (no stop-gradient branch), without leaking tensors', async () => {
     await useBackend('cpu');
     const before = tf.memory().numTensors;
@@ -69,9 +90,10 @@ describe('barlow-twins: loss', () => {
 });
 
 describe('barlow-twins: BarlowTwinsExperiment', () => {
-  it('is registered as method barlow-twins with a loss: section (λ 5e-3 by default)', () => {
+  it('is registered as method barlow-twins with a loss: section (λ 5e-3, scale 1 by default)', () => {
     expect(plugins.method('barlow-twins').ctor).toBe(BarlowTwinsExperiment);
-    expect(new BarlowTwinsExperiment({ inputShape: [28, 28, 1] }).lossConfig.lambda).toBe(5e-3);
+    expect(new BarlowTwinsExperiment({ inputShape: [28, 28, 1] }).lossConfig).toMatchObject({ lambda: 5e-3, scale: 1 });
+    expect(new BarlowTwinsExperiment({ inputShape: [28, 28, 1], loss: { scale: 0.1 } }).lossConfig.scale).toBe(0.1);
   });
 
   it('trains on the embedded Fashion-MNIST subset: loss falls, tensor count flat, logs z_std and both terms', async () => {
