@@ -90,6 +90,34 @@ describe('selfsup CLI: user errors are one line with exit code 2', () => {
     ]);
   });
 
+  it('a corrupt or mismatched IDX file names the file and what is wrong (exit 2, no stack)', () => {
+    // images header: magic 0x00000803, dims [2, 28, 28]; labels: magic 0x00000801, dims [n]
+    const header = (magic: number, dims: number[]) => {
+      const b = Buffer.alloc(4 + 4 * dims.length);
+      b.writeUInt32BE(magic, 0);
+      dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+      return b;
+    };
+    const dataDir = (name: string, images: Buffer, labels: Buffer) => {
+      const d = fs.mkdtempSync(path.join(tmp, name));
+      fs.writeFileSync(path.join(d, 'train-images-idx3-ubyte'), images);
+      fs.writeFileSync(path.join(d, 'train-labels-idx1-ubyte'), labels);
+      return d;
+    };
+    const goodImages = Buffer.concat([header(0x803, [2, 28, 28]), Buffer.alloc(2 * 28 * 28)]);
+    const goodLabels = Buffer.concat([header(0x801, [2]), Buffer.from([1, 2])]);
+    const run = (d: string) => selfsup(['train', tiny, '--set', `data.path=${d}`, '--set', 'data.source=auto', '--out', out]);
+    // the labels file in the images' place: wrong magic number
+    const swapped = dataDir('swapped-', goodLabels, goodLabels);
+    expectUserError(run(swapped), [path.join(swapped, 'train-images-idx3-ubyte'), 'wrong magic number 0x00000801', 'expected magic number 0x00000803'], true);
+    // a download cut short: fewer data bytes than the header declares
+    const cut = dataDir('truncated-', goodImages.subarray(0, goodImages.length - 100), goodLabels);
+    expectUserError(run(cut), [path.join(cut, 'train-images-idx3-ubyte'), 'truncated', 'Re-download the file'], true);
+    // two images, three labels
+    const mismatch = dataDir('mismatch-', goodImages, Buffer.concat([header(0x801, [3]), Buffer.from([1, 2, 3])]));
+    expectUserError(run(mismatch), ['image/label count mismatch', 'holds 2 images', 'holds 3 labels'], true);
+  });
+
   it('a plugin from plugins: that does not load', () => {
     const cfg = write('plugin.yaml', 'method: byol\nplugins:\n  - ./no-such-plugin.js\ndata:\n  name: fashion-mnist\n  source: embedded\n');
     expectUserError(selfsup(['train', cfg, '--out', out]), [`${cfg}: plugins[0]: plugin "./no-such-plugin.js" failed to load`, 'check the path', '(line 3)']);

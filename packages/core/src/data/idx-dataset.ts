@@ -50,12 +50,12 @@ export async function loadIdxImages(pair: IdxFilePair, numClasses: number, limit
   ]);
   const [n, h, w] = images.dims;
   if (labels.dims[0] !== n) {
-    throw new Error(`image/label count mismatch: ${pair.images} holds ${n} images but ${pair.labels} holds ${labels.dims[0]} labels; they must come from the same split.`);
+    throw new UserError(`image/label count mismatch: ${pair.images} holds ${n} images but ${pair.labels} holds ${labels.dims[0]} labels; they must come from the same split.`);
   }
   const raw = labels.data as Uint8Array;
   for (let i = 0; i < raw.length; i++) {
     if (raw[i] >= numClasses) {
-      throw new Error(`${pair.labels}: label ${raw[i]} at index ${i} is out of range; expected 0..${numClasses - 1}`);
+      throw new UserError(`${pair.labels}: label ${raw[i]} at index ${i} is out of range; expected 0..${numClasses - 1}`);
     }
   }
   const keep = limit === undefined ? n : Math.min(n, limit);

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'fs';
 import { gunzip, gzipSync } from 'zlib';
 import { promisify } from 'util';
+import { UserError } from '../config/errors';
 
 /**
  * The IDX format (LeCun's MNIST files): a 4-byte magic number 0x00 0x00 <type> <ndims>,
@@ -50,7 +51,7 @@ export function isGzip(bytes: Uint8Array): boolean {
 export function decodeIdx(bytes: Uint8Array, source: string, expect: IdxExpectation = {}): IdxArray {
   const wanted = `expected magic number ${expectedMagic(expect)}${expect.ndims === 3 ? ' (IDX images)' : expect.ndims === 1 ? ' (IDX labels)' : ''}`;
   if (bytes.length < 4) {
-    throw new Error(`${source}: only ${bytes.length} bytes, too short for an IDX header; ${wanted}. The file is truncated or not an IDX file.`);
+    throw new UserError(`${source}: only ${bytes.length} bytes, too short for an IDX header; ${wanted}. The file is truncated or not an IDX file.`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
@@ -59,11 +60,11 @@ export function decodeIdx(bytes: Uint8Array, source: string, expect: IdxExpectat
   const typeOk = expect.type === undefined || typeInfo?.type === expect.type;
   const dimsOk = expect.ndims === undefined || ndims === expect.ndims;
   if (bytes[0] !== 0 || bytes[1] !== 0 || !typeInfo || ndims === 0 || !typeOk || !dimsOk) {
-    throw new Error(`${source}: wrong magic number ${hex(magic)}, ${wanted}. Is this the right file (images vs labels), and is it an IDX file?`);
+    throw new UserError(`${source}: wrong magic number ${hex(magic)}, ${wanted}. Is this the right file (images vs labels), and is it an IDX file?`);
   }
   const headerBytes = 4 + 4 * ndims;
   if (bytes.length < headerBytes) {
-    throw new Error(`${source}: truncated IDX header: ${ndims} dimensions need ${headerBytes} header bytes, the file has ${bytes.length}. Re-download the file.`);
+    throw new UserError(`${source}: truncated IDX header: ${ndims} dimensions need ${headerBytes} header bytes, the file has ${bytes.length}. Re-download the file.`);
   }
   const dims: number[] = [];
   let count = 1;
@@ -75,10 +76,10 @@ export function decodeIdx(bytes: Uint8Array, source: string, expect: IdxExpectat
   const dataBytes = count * typeInfo.bytes;
   const present = bytes.length - headerBytes;
   if (present < dataBytes) {
-    throw new Error(`${source}: truncated: the header declares dims [${dims.join(', ')}] = ${dataBytes} data bytes, but only ${present} are present. Re-download the file.`);
+    throw new UserError(`${source}: truncated: the header declares dims [${dims.join(', ')}] = ${dataBytes} data bytes, but only ${present} are present. Re-download the file.`);
   }
   if (present > dataBytes) {
-    throw new Error(`${source}: ${present - dataBytes} unexpected bytes after the ${dataBytes} data bytes the header declares (dims [${dims.join(', ')}]); the file is not a valid IDX file.`);
+    throw new UserError(`${source}: ${present - dataBytes} unexpected bytes after the ${dataBytes} data bytes the header declares (dims [${dims.join(', ')}]); the file is not a valid IDX file.`);
   }
   return { dims, type: typeInfo.type, data: decodeValues(bytes, view, headerBytes, count, typeInfo.type) };
 }
@@ -120,13 +121,13 @@ export async function readIdxFile(file: string, expect: IdxExpectation = {}): Pr
     raw = await fsp.readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read IDX file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new UserError(`cannot read IDX file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   if (isGzip(raw)) {
     try {
       raw = await gunzipAsync(raw);
     } catch (err) {
-      throw new Error(`${file}: gzip data is corrupt or truncated (${(err as Error).message}). Re-download the file.`);
+      throw new UserError(`${file}: gzip data is corrupt or truncated (${(err as Error).message}). Re-download the file.`);
     }
   }
   return decodeIdx(raw, file, expect);
