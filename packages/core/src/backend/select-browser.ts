@@ -1,11 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  BACKEND_PREFERENCES,
-  type BackendInfo,
-  type BackendPreference,
-  type SelectBackendOptions,
-  WEBGPU_ADAPTER_PREFERENCES,
-} from './types';
+import type { BackendInfo, BackendPreference, SelectBackendOptions } from './types';
+import { queueSelection, selectWebgpu, selectionState, tfjsVersion } from './selection';
 import { adapterLabel, errText } from './webgpu-adapter';
 import { browserGpu, initBrowserWebgpu } from './webgpu-browser';
 import { registerWasmTrainingKernels } from './kernels/register';
@@ -15,34 +10,13 @@ import { registerWasmTrainingKernels } from './kernels/register';
  * the browser's navigator.gpu, wasm, cpu. Same signature, preferences and status line as the
  * Node version (./select.ts), without what only Node has: Dawn's npm binding, the native
  * tfjs-node bindings, the wasm thread shim (a browser runs threaded wasm itself when the page
- * is cross-origin isolated), os. The backend packages are imported on first use.
+ * is cross-origin isolated), os. The backend packages are imported on first use. The state,
+ * the queue and the explicit webgpu preference are the Node version's (./selection.ts), and so
+ * is the choice of an adapter (./webgpu-adapter.ts).
  */
 
-// The same state object as the Node version (one tfjs engine per process or page).
-interface SelectionState {
-  info: BackendInfo | null;
-  queue: Promise<unknown>;
-}
-const STATE_KEY = Symbol.for('selfsup.backend.selection');
-function state(): SelectionState {
-  const g = globalThis as unknown as Record<symbol, SelectionState | undefined>;
-  let s = g[STATE_KEY];
-  if (!s) {
-    s = { info: null, queue: Promise.resolve() };
-    g[STATE_KEY] = s;
-  }
-  return s;
-}
-
-/** The backend chosen by the last `selectBackend` call on this page, if any. */
-export function currentBackend(): BackendInfo | null {
-  const info = state().info;
-  return info ? { ...info } : null;
-}
-
-function tfjsVersion(): string {
-  return tf.version.tfjs ?? tf.version_core;
-}
+// The same selection state as the Node version (one tfjs engine per process or page).
+export { currentBackend } from './selection';
 
 type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');
 
@@ -76,7 +50,7 @@ async function doSelect(preference: BackendPreference, opts: SelectBackendOption
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw new Error(`selectBackend: threads must be a positive integer, got ${String(opts.threads)}`);
   }
-  const st = state();
+  const st = selectionState();
   const cur = st.info;
   if (cur && cur.preference === preference && tf.getBackend() === cur.name && preference !== 'webgpu') return { ...cur };
   const base = { preference, tfjsVersion: tfjsVersion() };
@@ -94,18 +68,7 @@ async function doSelect(preference: BackendPreference, opts: SelectBackendOption
       throw new Error(`selectBackend('wasm'): ${errText(e)}`);
     }
   } else if (preference === 'webgpu') {
-    const want = opts.webgpuAdapter ?? 'any';
-    if (!WEBGPU_ADAPTER_PREFERENCES.includes(want)) {
-      throw new Error(`selectBackend: unknown webgpu adapter '${String(want)}'; use one of ${WEBGPU_ADAPTER_PREFERENCES.join(', ')}`);
-    }
-    let res;
-    try {
-      res = await initBrowserWebgpu(want, log);
-    } catch (e) {
-      throw new Error(`selectBackend('webgpu'): ${errText(e)}`);
-    }
-    info = { ...base, name: 'webgpu', threads: 1, simd: false, adapter: res.adapter };
-    note = res.note;
+    ({ info, note } = await selectWebgpu(base, opts, log, initBrowserWebgpu));
   } else {
     // auto: a hardware GPU, else wasm, else cpu
     let gpu: BackendInfo['adapter'];
@@ -139,13 +102,5 @@ async function doSelect(preference: BackendPreference, opts: SelectBackendOption
  * repeatedly: the same preference again is a no-op returning the same info.
  */
 export function selectBackend(preference: BackendPreference = 'auto', opts: SelectBackendOptions = {}): Promise<BackendInfo> {
-  if (!BACKEND_PREFERENCES.includes(preference)) {
-    return Promise.reject(
-      new Error(`selectBackend: unknown backend '${String(preference)}'; use one of ${BACKEND_PREFERENCES.join(', ')}`),
-    );
-  }
-  const st = state();
-  const run = st.queue.then(() => doSelect(preference, opts));
-  st.queue = run.catch(() => undefined);
-  return run;
+  return queueSelection(preference, () => doSelect(preference, opts));
 }

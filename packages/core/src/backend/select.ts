@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  BACKEND_PREFERENCES,
   NATIVE_KERNELS_PREFERENCES,
   type BackendAvailability,
   type BackendInfo,
   type BackendPreference,
   type NativeKernelsPreference,
   type SelectBackendOptions,
-  WEBGPU_ADAPTER_PREFERENCES,
 } from './types';
+import { currentBackend, queueSelection, selectWebgpu, selectionState, tfjsVersion } from './selection';
 import { adapterLabel, gpuDeviceNodeMissing, initWebgpu } from './webgpu';
 import {
   NATIVE_PACKAGES,
@@ -36,34 +35,7 @@ const osModule: typeof import('os') = require('os');
 
 type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');
 
-// Kept on globalThis, not in module scope: tfjs's engine is a process-wide singleton, and
-// this module may be loaded twice (built dist/ and, under vitest, the TS sources).
-interface SelectionState {
-  info: BackendInfo | null;
-  /** The nativeKernels setting `info` was made with. */
-  nativeKernels?: NativeKernelsPreference;
-  queue: Promise<unknown>;
-}
-const STATE_KEY = Symbol.for('selfsup.backend.selection');
-function state(): SelectionState {
-  const g = globalThis as unknown as Record<symbol, SelectionState | undefined>;
-  let s = g[STATE_KEY];
-  if (!s) {
-    s = { info: null, queue: Promise.resolve() };
-    g[STATE_KEY] = s;
-  }
-  return s;
-}
-
-/** The backend chosen by the last `selectBackend` call in this process, if any. */
-export function currentBackend(): BackendInfo | null {
-  const info = state().info;
-  return info ? { ...info } : null;
-}
-
-function tfjsVersion(): string {
-  return tf.version.tfjs ?? tf.version_core;
-}
+export { currentBackend } from './selection';
 
 function defaultThreads(): number {
   return Math.max(1, osModule.cpus().length);
@@ -224,7 +196,7 @@ async function doSelect(
     nativeCpu = nativeCpuLoader();
     if (!nativeCpu.ok) throw new UserError(`nativeKernels is on (trainer.nativeKernels, --native-kernels) but ${nativeCpu.reason}`);
   }
-  const st = state();
+  const st = selectionState();
   const cur = st.info;
   // (webgpu goes through initWebgpu again: it checks that the adapter kind still fits)
   if (cur && cur.preference === preference && tf.getBackend() === cur.name && preference !== 'webgpu' && st.nativeKernels === nativeKernels && !internals.nativeCpuLoader) {
@@ -249,18 +221,7 @@ async function doSelect(
     info = { ...base, name: 'wasm', ...(await initWasm(requested, log)) };
     info.nativeKernels = applyNativeKernels(nativeKernels, nativeCpu, nativeCpuLoader, info.threads);
   } else if (preference === 'webgpu') {
-    const want = opts.webgpuAdapter ?? 'any';
-    if (!WEBGPU_ADAPTER_PREFERENCES.includes(want)) {
-      throw new Error(`selectBackend: unknown webgpu adapter '${String(want)}'; use one of ${WEBGPU_ADAPTER_PREFERENCES.join(', ')}`);
-    }
-    let res;
-    try {
-      res = await initWebgpu(want, log);
-    } catch (e) {
-      throw new Error(`selectBackend('webgpu'): ${e instanceof Error ? e.message : String(e)}`);
-    }
-    info = { ...base, name: 'webgpu', threads: 1, simd: false, adapter: res.adapter };
-    note = res.note;
+    ({ info, note } = await selectWebgpu(base, opts, log, initWebgpu));
   } else if (preference === 'tensorflow') {
     if (!nativeSupportedOnNode(major)) {
       throw new Error(`selectBackend('tensorflow'): ${nodeTooNewMessage(major)}`);
@@ -321,16 +282,8 @@ export function selectBackend(
   opts: SelectBackendOptions = {},
   internals: SelectBackendInternals = {},
 ): Promise<BackendInfo> {
-  if (!BACKEND_PREFERENCES.includes(preference)) {
-    return Promise.reject(
-      new Error(`selectBackend: unknown backend '${String(preference)}'; use one of ${BACKEND_PREFERENCES.join(', ')}`),
-    );
-  }
-  const st = state();
   // Serialised: two overlapping calls must not both start a wasm init.
-  const run = st.queue.then(() => doSelect(preference, opts, internals));
-  st.queue = run.catch(() => undefined);
-  return run;
+  return queueSelection(preference, () => doSelect(preference, opts, internals));
 }
 
 /** Which backends this process could use, without loading any of them. */

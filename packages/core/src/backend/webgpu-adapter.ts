@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebgpuAdapterInfo } from './types';
+import type { WebgpuAdapterInfo, WebgpuAdapterPreference } from './types';
+import { registerWebgpuTrainingKernels } from './kernels/webgpu';
 
 /*
  * What the two ways to a WebGPU adapter share — Dawn's Node binding (./webgpu.ts) and a
- * browser's `navigator.gpu` (./webgpu-browser.ts): reading an adapter's info, telling software
- * adapters apart, and the tfjs 'webgpu' backend factory on the adapter chosen. No Node module
- * is imported here: @selfsup/core's browser entry bundles this file.
+ * browser's `navigator.gpu` (./webgpu-browser.ts): asking for an adapter and reading its info,
+ * telling software adapters apart, picking one for a preference (hardware / software / any),
+ * and making tfjs's 'webgpu' backend run on it. Each side says only how it reaches adapters
+ * (an `AdapterSource`). No Node module is imported here: @selfsup/core's browser entry bundles
+ * this file.
  */
 
 /** The subset of WebGPU's `GPUAdapter` used here (Dawn's and browsers' alike). */
@@ -104,6 +107,110 @@ export function registerWebgpuFactory(mod: TfjsWebgpuModule, chosen: () => GpuAd
     });
     return new mod.WebGPUBackend(device, a.info);
   }, 3);
+}
+
+/** An adapter found, with selfsup's description of it. */
+export interface FoundAdapter {
+  adapter: GpuAdapterLike;
+  info: WebgpuAdapterInfo;
+}
+/** An adapter found, or why none was (one line). */
+export type AdapterAnswer = FoundAdapter | string;
+
+/** The adapter `requestAdapter()` gives, described by `describe`; a failure or no adapter as a reason. */
+export async function askAdapter(
+  requestAdapter: () => Promise<GpuAdapterLike | null>,
+  describe: (adapter: GpuAdapterLike) => WebgpuAdapterInfo,
+): Promise<AdapterAnswer> {
+  let adapter: GpuAdapterLike | null;
+  try {
+    adapter = await requestAdapter();
+  } catch (e) {
+    return `requestAdapter failed (${errText(e)})`;
+  }
+  if (!adapter) return 'none found';
+  return { adapter, info: describe(adapter) };
+}
+
+/** How one environment (Node with Dawn, a browser) reaches its adapters. */
+export interface AdapterSource {
+  /** The high-performance adapter, whatever it turns out to be. */
+  hardware(): Promise<AdapterAnswer>;
+  /**
+   * A software or fallback adapter, for `software` and `any`. `seen`: the software adapter the
+   * hardware request returned, if it did (not asked for `software`).
+   */
+  software(pref: WebgpuAdapterPreference, seen: FoundAdapter | null): Promise<AdapterAnswer>;
+  /** Said after "no software adapter" when software() finds none, e.g. what it needs. */
+  softwareHint?: string;
+  /** Makes tfjs's 'webgpu' backend (not initialised yet) run on `adapter`. */
+  register(adapter: GpuAdapterLike): Promise<void>;
+}
+
+/** The adapter the webgpu backend runs on, kept by each side (one per process or page). */
+export interface WebgpuAdapterState {
+  info: WebgpuAdapterInfo | null;
+}
+
+/** The adapter chosen and what was said about it. */
+export interface WebgpuInitResult {
+  adapter: WebgpuAdapterInfo;
+  /** Said when `any` took a software or fallback adapter. */
+  note?: string;
+}
+
+/**
+ * Finds an adapter and makes 'webgpu' the tfjs backend: `hardware` = only a GPU (what `auto`
+ * asks for), `software` = only a software or fallback adapter, `any` = a GPU, else a software
+ * one (said in the note). Once running, the backend stays on its adapter: a later call only
+ * checks that the adapter fits. `open` reaches the environment's adapters (called only when no
+ * adapter runs yet); `where` ends "webgpu is already running on …" (" in this process").
+ * Throws one line saying why when none can be used.
+ */
+export async function startWebgpu(
+  pref: WebgpuAdapterPreference,
+  log: (line: string) => void,
+  st: WebgpuAdapterState,
+  where: string,
+  open: () => Promise<AdapterSource>,
+): Promise<WebgpuInitResult> {
+  if (st.info && tf.engine().registry['webgpu'] != null) {
+    const ok = pref === 'any' || (pref === 'software') === st.info.software;
+    if (!ok) throw new Error(`webgpu is already running on ${adapterLabel(st.info)}${where}; cannot switch to a ${pref} adapter`);
+    if (!(await tf.setBackend('webgpu'))) throw new Error('switching back to the webgpu backend failed');
+    return { adapter: { ...st.info } };
+  }
+  const source = await open();
+  const reasons: string[] = [];
+  let found: FoundAdapter | null = null;
+  let seen: FoundAdapter | null = null;
+  if (pref !== 'software') {
+    const r = await source.hardware();
+    if (typeof r === 'string') reasons.push(`no hardware adapter: ${r}`);
+    else if (r.info.software) {
+      reasons.push(`no hardware adapter: only ${adapterLabel(r.info)}`);
+      seen = r;
+    } else found = r;
+  }
+  if (!found && pref !== 'hardware') {
+    const r = await source.software(pref, seen);
+    if (typeof r === 'string') reasons.push(`no software adapter${source.softwareHint ?? ''}: ${r}`);
+    else found = r;
+  }
+  if (!found) throw new Error(reasons.join('; '));
+  await source.register(found.adapter);
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend('webgpu');
+  } catch (e) {
+    throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)} (${errText(e)})`);
+  }
+  if (!ok) throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)}`);
+  const missing = registerWebgpuTrainingKernels();
+  if (missing.length) log(`selfsup: warning: this tfjs-backend-webgpu lacks kernels training uses: ${missing.join(', ')} (4.22.0 has them all)`);
+  st.info = found.info;
+  const note = pref === 'any' && found.info.software ? `${reasons.join('; ')}: using the software adapter (slow)` : undefined;
+  return { adapter: { ...found.info }, note };
 }
 
 /** First line of an error's message. */

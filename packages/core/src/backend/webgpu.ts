@@ -1,18 +1,21 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { WebgpuAdapterInfo, WebgpuAdapterPreference } from './types';
-import { registerWebgpuTrainingKernels } from './kernels/webgpu';
 import {
   adapterForTfjs,
   adapterLabel,
+  askAdapter,
   describeAdapter,
   errText,
   registerWebgpuFactory,
+  startWebgpu,
+  type AdapterAnswer,
   type GpuAdapterLike,
   type TfjsWebgpuModule,
+  type WebgpuInitResult,
 } from './webgpu-adapter';
 
-export { adapterLabel, isSoftwareAdapter } from './webgpu-adapter';
+export { adapterLabel, isSoftwareAdapter, type WebgpuInitResult } from './webgpu-adapter';
 
 const fsModule: typeof import('fs') = require('fs');
 const osModule: typeof import('os') = require('os');
@@ -189,16 +192,9 @@ export function gpuDeviceNodeMissing(
   return 'no GPU device on this machine (/dev/dri/renderD*, /dev/nvidia0, /dev/dxg)';
 }
 
-async function request(dawn: DawnModule, req: AdapterRequest): Promise<{ adapter: DawnAdapter; info: WebgpuAdapterInfo } | string> {
+async function request(dawn: DawnModule, req: AdapterRequest): Promise<AdapterAnswer> {
   if (req.kind === 'software') applySoftwareAdapterEnv();
-  let adapter: DawnAdapter | null;
-  try {
-    adapter = await instance(dawn, req.flags).requestAdapter(req.options);
-  } catch (e) {
-    return `requestAdapter failed (${errText(e)})`;
-  }
-  if (!adapter) return 'none found';
-  return { adapter, info: describe(adapter, req) };
+  return askAdapter(() => instance(dawn, req.flags).requestAdapter(req.options), (adapter) => describe(adapter, req));
 }
 
 /**
@@ -232,54 +228,22 @@ function registerTfjsBackend(adapter: DawnAdapter, log: (line: string) => void):
   st.registered = true;
 }
 
-export interface WebgpuInitResult {
-  adapter: WebgpuAdapterInfo;
-  /** Said when an explicit request fell back from hardware to software. */
-  note?: string;
-}
-
 /**
- * Finds an adapter and makes 'webgpu' the tfjs backend. `hardware`: only a hardware GPU
- * (what `auto` asks for); `software`: only the software adapter; `any`: hardware, else
- * software. Throws one line saying why when none can be used.
+ * Finds an adapter through Dawn and makes 'webgpu' the tfjs backend. `hardware`: only a
+ * hardware GPU (what `auto` asks for); `software`: only the software adapter; `any`: hardware,
+ * else software. Throws one line saying why when none can be used.
  */
-export async function initWebgpu(pref: WebgpuAdapterPreference, log: (line: string) => void): Promise<WebgpuInitResult> {
-  const st = state();
-  if (st.info && tf.engine().registry['webgpu'] != null) {
-    const ok = pref === 'any' || (pref === 'software') === st.info.software;
-    if (!ok) throw new Error(`webgpu is already running on ${adapterLabel(st.info)} in this process; cannot switch to a ${pref} adapter`);
-    if (!(await tf.setBackend('webgpu'))) throw new Error('switching back to the webgpu backend failed');
-    return { adapter: { ...st.info } };
-  }
-  const dawn = await loadDawn();
-  installGlobals(dawn);
-  const reasons: string[] = [];
-  let found: { adapter: DawnAdapter; info: WebgpuAdapterInfo } | null = null;
-  if (pref !== 'software') {
-    const r = await request(dawn, HARDWARE_REQUEST);
-    if (typeof r === 'string') reasons.push(`no hardware adapter: ${r}`);
-    else if (r.info.software) reasons.push(`no hardware adapter: only ${adapterLabel(r.info)}`);
-    else found = r;
-  }
-  if (!found && pref !== 'hardware') {
-    const r = await request(dawn, SOFTWARE_REQUEST);
-    if (typeof r === 'string') reasons.push(`no software adapter (OpenGL ES via EGL; Debian: libegl1 libgles2 libgl1-mesa-dri libvulkan1): ${r}`);
-    else found = r;
-  }
-  if (!found) throw new Error(reasons.join('; '));
-  registerTfjsBackend(found.adapter, log);
-  let ok: boolean;
-  try {
-    ok = await tf.setBackend('webgpu');
-  } catch (e) {
-    throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)} (${errText(e)})`);
-  }
-  if (!ok) throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)}`);
-  const missing = registerWebgpuTrainingKernels();
-  if (missing.length) log(`selfsup: warning: this tfjs-backend-webgpu lacks kernels training uses: ${missing.join(', ')} (4.22.0 has them all)`);
-  st.info = found.info;
-  const note = pref === 'any' && found.info.software ? `${reasons.join('; ')}: using the software adapter (slow)` : undefined;
-  return { adapter: { ...found.info }, note };
+export function initWebgpu(pref: WebgpuAdapterPreference, log: (line: string) => void): Promise<WebgpuInitResult> {
+  return startWebgpu(pref, log, state(), ' in this process', async () => {
+    const dawn = await loadDawn();
+    installGlobals(dawn);
+    return {
+      hardware: () => request(dawn, HARDWARE_REQUEST),
+      software: () => request(dawn, SOFTWARE_REQUEST),
+      softwareHint: ' (OpenGL ES via EGL; Debian: libegl1 libgles2 libgl1-mesa-dri libvulkan1)',
+      register: async (adapter) => registerTfjsBackend(adapter, log),
+    };
+  });
 }
 
 /** The adapter the webgpu backend runs on in this process, if any. */
