@@ -4,9 +4,8 @@
  * continues exactly as the uninterrupted run did then: the same per-step losses, read from
  * the fixture's reference.json (written by that code, not by this one).
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   CallbackOrder,
@@ -14,49 +13,22 @@ import {
   decodeNonFiniteJson,
   disposeSnapshot,
   loadCheckpoint,
-  onBatchEnd,
   onExperimentStart,
   readCheckpointMeta,
-  type Callback,
   type HistoryJSON,
 } from '@selfsup/core';
-import { CheckpointCallback, EmaUpdateCallback, LrSchedulerCallback, TargetInitCallback } from '@selfsup/callbacks';
-import { useBackend } from './helpers/backend';
-import { byol, EPOCHS, images, STEPS } from './helpers/tiny-byol';
+import { CheckpointCallback } from '@selfsup/callbacks';
+import { byol, EPOCHS, STEPS } from './helpers/tiny-byol';
+import { cpuAndTempDir, expectHistoryClose, fitTiny, type Losses } from './helpers/resume';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'checkpoint-v1');
 
-beforeAll(async () => {
-  await useBackend('cpu');
-});
-
-let tmp: string;
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-checkpoint-v1-'));
-});
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-
-function callbacks(losses: Array<[number, number]>, extra: Callback[] = []): Callback[] {
-  const record = onBatchEnd({ name: 'losses' })(async (e) => {
-    losses.push([e.state.globalStep, (await e.state.logs.get('loss'))!]);
-  });
-  return [new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.9 }), new LrSchedulerCallback({ warmupSteps: 2 }), record, ...extra];
-}
+const tmp = cpuAndTempDir('selfsup-checkpoint-v1-');
 
 const reference = decodeNonFiniteJson(JSON.parse(fs.readFileSync(path.join(FIXTURES, 'reference.json'), 'utf8'))) as {
   losses: Array<[number, number]>;
   history: HistoryJSON;
 };
-
-function expectHistoryClose(got: HistoryJSON, want: HistoryJSON): void {
-  expect(got.epoch).toEqual(want.epoch);
-  expect(Object.keys(got.history).sort()).toEqual(Object.keys(want.history).sort());
-  for (const [k, col] of Object.entries(want.history)) {
-    // a mid-epoch resume merges the partial row with the rest of the epoch: same mean, other rounding
-    got.history[k].forEach((v, i) => expect(v, `${k}[${i}]`).toBeCloseTo(col[i], 6));
-  }
-}
 
 describe('version-1 checkpoints (written by the code before the loop owned resume)', () => {
   it('the fixtures are version 1 and hold what make.cjs says', async () => {
@@ -72,9 +44,9 @@ describe('version-1 checkpoints (written by the code before the loop owned resum
   });
 
   it('this build, uninterrupted, still trains exactly as the build that wrote them', async () => {
-    const losses: Array<[number, number]> = [];
+    const losses: Losses = [];
     const exp = byol();
-    const history = await exp.fit(images, { epochs: EPOCHS, stepsPerEpoch: STEPS, logEvery: 1, callbacks: callbacks(losses) });
+    const history = await fitTiny(exp, losses);
     expect(losses).toEqual(reference.losses);
     expect(history.toJSON()).toEqual(reference.history);
     exp.dispose();
@@ -84,19 +56,13 @@ describe('version-1 checkpoints (written by the code before the loop owned resum
     ['epoch-boundary', 3],
     ['mid-epoch', 4],
   ] as const)('%s: fit(data, { resumeFrom }) continues with the uninterrupted run\'s losses', async (name, at) => {
-    const losses: Array<[number, number]> = [];
+    const losses: Losses = [];
     const exp = byol();
-    const dir = path.join(tmp, name);
+    const dir = path.join(tmp(), name);
     const ckpt = new CheckpointCallback({ dir, monitor: 'loss', mode: 'min' }, { log: () => undefined });
     let bestAtStart: number | undefined;
     const peek = onExperimentStart({ name: 'peek', order: CallbackOrder.WEIGHT_UPDATE })(() => { bestAtStart = ckpt.best; });
-    const history = await exp.fit(images, {
-      epochs: EPOCHS,
-      stepsPerEpoch: STEPS,
-      logEvery: 1,
-      resumeFrom: path.join(FIXTURES, name),
-      callbacks: callbacks(losses, [ckpt, peek]),
-    });
+    const history = await fitTiny(exp, losses, [ckpt, peek], { resumeFrom: path.join(FIXTURES, name) });
     expect(exp.resumedFrom?.meta.counters.globalStep).toBe(at);
     expect(losses).toEqual(reference.losses.slice(at));
     expectHistoryClose(history.toJSON(), reference.history);
@@ -122,8 +88,8 @@ describe('version-1 checkpoints (written by the code before the loop owned resum
     const peek = onExperimentStart({ name: 'peek', order: CallbackOrder.WEIGHT_UPDATE })((e) => {
       seen = { step: e.state.globalStep, target: Array.from(exp.targetEncoder!.getWeights()[0].dataSync()) };
     });
-    const losses: Array<[number, number]> = [];
-    await exp.fit(images, { epochs: EPOCHS, stepsPerEpoch: STEPS, logEvery: 1, callbacks: callbacks(losses, [peek]) });
+    const losses: Losses = [];
+    await fitTiny(exp, losses, [peek]);
     const snap = await loadCheckpoint(path.join(FIXTURES, 'mid-epoch'));
     const savedTarget = Array.from(snap.tensors[snap.meta.models.target_encoder[0].key].dataSync());
     const savedOnline = Array.from(snap.tensors[snap.meta.models.online_encoder[0].key].dataSync());

@@ -1,6 +1,7 @@
 /**
- * The tiny BYOL run the resume tests share (test/resume.test.ts, test/checkpoint-v1.test.ts):
- * a dense encoder on 8×8×1 images, batch 4, 3 steps × 2 epochs of seeded random batches.
+ * The tiny BYOL run the resume tests share (test/resume.test.ts, test/checkpoint-v1.test.ts and,
+ * for its encoder and batches, test/moco-resume.test.ts; ./resume.ts trains it): a dense encoder
+ * on 8×8×1 images, batch 4, 3 steps × 2 epochs of seeded random batches.
  * test/fixtures/checkpoint-v1/make.cjs wrote its fixtures with exactly this run; keep the two
  * in step (the fixture test compares against that run's recorded losses).
  */
