@@ -58,7 +58,8 @@ const wasmHeapMB = () => {
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
   return heap ? Math.round(heap.length / 2 ** 20) : undefined;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Multiply-add FLOPs (×2) of one BYOL step: 2 views; target fwd (1×), online fwd+bwd (3×). */
 export function byolStepFlops(cfg: ByolBenchConfig): number {
@@ -71,8 +72,11 @@ export function byolStepFlops(cfg: ByolBenchConfig): number {
   return cfg.batch * 2 * ((enc + proj) * 4 + pred * 3);
 }
 
-async function benchOne(cfg: ByolBenchConfig, key: string, ctx: ByolContext): Promise<ByolRow> {
-  const { steps } = ctx;
+/**
+ * The BYOL experiment a bench configuration describes (ResNet-18 with the CIFAR stem, seed 0),
+ * with the target-init and EMA callbacks of a real run. Also timed by examples/gpu-check.
+ */
+export function byolBenchExperiment(cfg: ByolBenchConfig): ByolExperiment {
   const exp = new ByolExperiment({
     inputShape: cfg.input,
     batchSize: cfg.batch,
@@ -81,9 +85,20 @@ async function benchOne(cfg: ByolBenchConfig, key: string, ctx: ByolContext): Pr
     optimizer: { ...cfg.optimizer, scaleLr: true, microBatches: cfg.microBatches },
   });
   exp.addCallback(new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.99, bnStats: 'ema' }));
+  return exp;
+}
+
+/** The one batch every timed step trains on (seeded). */
+export function byolBenchBatch(cfg: ByolBenchConfig): tf.Tensor4D {
+  return tf.randomUniform([cfg.batch, ...cfg.input], 0, 1, 'float32', 7) as tf.Tensor4D;
+}
+
+async function benchOne(cfg: ByolBenchConfig, key: string, ctx: ByolContext): Promise<ByolRow> {
+  const { steps } = ctx;
+  const exp = byolBenchExperiment(cfg);
   // the bare loop does not split batches: no overhead figure for micro-batched rows
   const bare = ctx.overhead && !cfg.microBatches ? await createBareByol(cfg) : undefined;
-  const images = tf.randomUniform([cfg.batch, ...cfg.input], 0, 1, 'float32', 7) as tf.Tensor4D;
+  const images = byolBenchBatch(cfg);
   const total = steps + 1; // step 0 warms up kernels, optimizer slots and the bare loop
   const prof = ctx.profile ? installKernelProfiler() : undefined;
   prof?.pause();

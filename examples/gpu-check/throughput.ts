@@ -3,9 +3,7 @@
 // row's seconds are used up — at least one. Every step ends with its loss read back (fit's
 // logEvery 1), so on webgpu the GPU's work is inside the time, not queued behind it.
 import * as tf from '@tensorflow/tfjs';
-import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
-import { ByolExperiment } from '@selfsup/byol';
-import { byolStepFlops } from '../bench/byol';
+import { byolBenchBatch, byolBenchExperiment, byolStepFlops, median } from '../bench/byol';
 import type { ByolBenchConfig } from '../bench/byol_configs';
 
 export interface ThroughputRow {
@@ -49,8 +47,6 @@ export interface MeasureOptions {
   log: (line: string) => void;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 interface WebgpuMemory {
   numBytesInGPU?: number;
   numBytesAllocatedInGPU?: number;
@@ -60,15 +56,9 @@ interface WebgpuMemory {
 export async function measureByol(key: string, backend: 'webgpu' | 'wasm', cfg: ByolBenchConfig, opts: MeasureOptions): Promise<ThroughputRow> {
   const row: ThroughputRow = { config: key, name: cfg.name, backend, batch: cfg.batch, ...(cfg.microBatches ? { microBatches: cfg.microBatches } : {}) };
   if (tf.getBackend() !== backend) throw new Error(`measureByol: tfjs is on ${tf.getBackend()}, not ${backend}`);
-  const exp = new ByolExperiment({
-    inputShape: cfg.input,
-    batchSize: cfg.batch,
-    seed: 0,
-    model: { backbone: 'resnet18', stem: 'cifar', width: cfg.width, projectorHiddenDim: cfg.heads[0], projectorDim: cfg.heads[1], predictorHiddenDim: cfg.heads[0] },
-    optimizer: { ...cfg.optimizer, scaleLr: true, microBatches: cfg.microBatches },
-  });
-  exp.addCallback(new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.99, bnStats: 'ema' }));
-  const images = tf.randomUniform([cfg.batch, ...cfg.input], 0, 1, 'float32', 7) as tf.Tensor4D;
+  // the bench's experiment and batch (examples/bench/byol.ts), timed here by wall clock and deadline
+  const exp = byolBenchExperiment(cfg);
+  const images = byolBenchBatch(cfg);
   const steps: number[] = [];
   let t0 = 0;
   let last = 0;
