@@ -9,39 +9,7 @@ import 'reflect-metadata';
 export * from './method';
 
 // eval/index.ts without the embedding plot (writes SVG/PNG files)
-export {
-  extractFeatures,
-  flattenPixels,
-  featureTensor,
-  type FeatureArray,
-  type ExtractedFeatures,
-  type FeatureExtractor,
-  type ExtractFeaturesOptions,
-} from './eval/features';
-export { KnnEvaluator, weightedKnn, l2NormalizeRows, type KnnOptions, type KnnResult, type WeightedKnnArgs } from './eval/knn';
-export {
-  linearProbe,
-  type LinearProbeArgs,
-  type LinearProbeOptions,
-  type LinearProbeResult,
-  type ProbeNormalization,
-} from './eval/linear-probe';
-export { evaluateKnn, evaluateLinearProbe, type DatasetEvalOptions, type DatasetEvalResult } from './eval/evaluate';
-export { FeatureEvalCallback, FeatureEvalOptions, BankQueryEvalCallback, BankQueryEvalOptions } from './eval/feature-eval-callback';
-export { KnnEvalCallback, KnnEvalOptions, conventionalTargetName, declaredTargetEncoder, type KnnTargetChoice } from './eval/knn-eval-callback';
-export { LinearProbeCallback, LinearProbeEvalOptions } from './eval/linear-probe-callback';
+export * from './eval/portable';
 
 // logging/index.ts without the file loggers (metrics JSONL/CSV, plots) and output directories
-export { ProgressBarCallback, ProgressBarOptions, type ProgressBarInit, type ProgressStream } from './logging/progress-bar';
-export { MetricHistory, metricChart, plotFileStem, type StepPoint, type EpochPoint } from './logging/metric-series';
-export {
-  formatDuration,
-  formatMetric,
-  formatRate,
-  formatProgressLine,
-  formatEpochSummary,
-  formatBar,
-  type ProgressLine,
-} from './logging/progress-format';
-export { summarizeConfig, describeError, type SummaryLimits } from './logging/summary';
-export type { LoggingExperiment } from './logging/observer';
+export * from './logging/portable';

@@ -20,29 +20,7 @@ export * from './experiment/experiment';
 export type { MethodRunInfo, RunContext } from './experiment/run-context';
 export * from './experiment/logs';
 export * from './experiment/history';
-export {
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
-  READABLE_CHECKPOINT_VERSIONS,
-  SnapshotMismatchError,
-  decodeNonFiniteJson,
-  disposeSnapshot,
-  encodeNonFiniteJson,
-  bufferKey,
-  layerOrderedWeights,
-  upgradeMeta,
-  type ExperimentSnapshot,
-  type LoopStateDict,
-  type SnapshotBuffer,
-  type SnapshotCounters,
-  type SnapshotMeta,
-  type SnapshotOptimizer,
-  type SnapshotOptimizerWeight,
-  type SnapshotWeight,
-} from './experiment/checkpoint/format';
-export { callbackRngs, captureExperimentState, experimentBuffers, experimentConfigJson, experimentRngs, nonFiniteTensors, type CaptureOptions, type RngProvider } from './experiment/checkpoint/capture';
-export { restoreExperimentState, restoreModelWeights, type RestoreOptions } from './experiment/checkpoint/restore';
-export { setCheckpointReader, checkpointReader, type CheckpointReader } from './experiment/checkpoint/reader';
+export * from './experiment/checkpoint/portable';
 
 // plugins/index.ts without load.ts (plugins from files and packages)
 export * from './plugins/registry';

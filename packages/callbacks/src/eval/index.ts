@@ -1,22 +1,2 @@
-export {
-  extractFeatures,
-  flattenPixels,
-  featureTensor,
-  type FeatureArray,
-  type ExtractedFeatures,
-  type FeatureExtractor,
-  type ExtractFeaturesOptions,
-} from './features';
-export { KnnEvaluator, weightedKnn, l2NormalizeRows, type KnnOptions, type KnnResult, type WeightedKnnArgs } from './knn';
-export {
-  linearProbe,
-  type LinearProbeArgs,
-  type LinearProbeOptions,
-  type LinearProbeResult,
-  type ProbeNormalization,
-} from './linear-probe';
-export { evaluateKnn, evaluateLinearProbe, type DatasetEvalOptions, type DatasetEvalResult } from './evaluate';
-export { FeatureEvalCallback, FeatureEvalOptions, BankQueryEvalCallback, BankQueryEvalOptions } from './feature-eval-callback';
-export { KnnEvalCallback, KnnEvalOptions, conventionalTargetName, declaredTargetEncoder, type KnnTargetChoice } from './knn-eval-callback';
-export { LinearProbeCallback, LinearProbeEvalOptions } from './linear-probe-callback';
+export * from './portable';
 export { EmbeddingPlotCallback, EmbeddingPlotOptions, writeEmbeddingPlot, type EmbeddingPlotFiles } from './embedding-plot-callback';
