@@ -1,5 +1,5 @@
-// Training on the oneDNN kernels (@selfsup/native-cpu): a BYOL step gives the update the wasm
-// kernels give, and a hundred small steps grow neither the tensor count nor the wasm heap.
+// Training on the oneDNN kernels (@selfsup/native-cpu, batch norm included): a BYOL step gives
+// the update the wasm kernels give, and a hundred small steps grow neither the tensor count nor the wasm heap.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { oneDnnKernelStats, selectBackend, type NativeCpuAddon, type NativeKernelsPreference } from '@selfsup/core';
@@ -53,10 +53,14 @@ describe.skipIf(native.skipReason !== undefined)('training on the oneDNN kernels
     const nat = await byolStep('on');
     const st = oneDnnKernelStats(true);
     // the step's convolutions and dense layers did run on oneDNN
-    for (const k of ['FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', '_FusedMatMul', 'BatchMatMul']) {
+    // and so did batch norm (the addon's loops)
+    for (const k of ['FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', '_FusedMatMul', 'BatchMatMul', 'SelfsupBatchNormStats', 'SelfsupBatchNormForward', 'SelfsupBatchNormBackward']) {
       expect(st.native[k] ?? 0, `${k}: ${JSON.stringify(st)}`).toBeGreaterThan(0);
     }
     expect(st.fallback.FusedConv2D ?? 0).toBe(0);
+    // online (backbone, projector, predictor) and target (backbone, projector) batch norms:
+    // statistics for all, backward for the online ones only
+    expect(st.native.SelfsupBatchNormStats).toBeGreaterThan(st.native.SelfsupBatchNormBackward!);
     expect(nat.loss).toBeCloseTo(wasm.loss, 4);
     let maxDelta = 0;
     let maxErr = 0;

@@ -6,6 +6,8 @@
 //        [--stock FusedBatchNorm,Pow,GatherV2]   (put back these stock wasm kernels, for A/B runs)
 //        [--native-kernels on|off|both]   (oneDNN kernels of @selfsup/native-cpu under wasm; default
 //                                          both where the addon loads: every section once per kernel set)
+//        [--native-batch-norm on|off|both|off,on]   (batch norm on the addon's loops with the native
+//                                          kernels; both: the native set twice, `native` then `native-bn-off`)
 // Default (about a minute on 2 cores): conv kernels, the GEMM/conv ceiling, and the BYOL
 // main-job step with its framework overhead. `--only byol` runs just the BYOL part;
 // `--byol r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray` adds the ResNet-18 configurations (20+ s per step at
@@ -13,7 +15,7 @@
 // adds PyTorch's figures for the ceiling and BYOL rows. Prints a table per section and, last, one JSON document with every figure.
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
-import { defaultNativeCpuLoader, selectBackend, type BackendInfo } from '@selfsup/core';
+import { defaultNativeCpuLoader, selectBackend, setOneDnnKernels, type BackendInfo } from '@selfsup/core';
 import { benchKernels } from './kernels';
 import { benchCeiling } from './ceiling';
 import { benchTrainStep, type TrainRow } from './train';
@@ -54,15 +56,27 @@ async function main(): Promise<void> {
   const nativeArg = arg('native-kernels', 'both');
   if (!['on', 'off', 'both'].includes(nativeArg)) throw new Error(`--native-kernels must be on, off or both, got "${nativeArg}"`);
   const addon = defaultNativeCpuLoader();
-  let sets: ('on' | 'off')[] = nativeArg === 'both' ? ['on', 'off'] : [nativeArg as 'on' | 'off'];
+  const bnArg = arg('native-batch-norm', 'on');
+  const bnList = (bnArg === 'both' ? 'on,off' : bnArg).split(',');
+  if (!bnList.every((v) => v === 'on' || v === 'off') || new Set(bnList).size !== bnList.length) {
+    throw new Error(`--native-batch-norm must be on, off, both (= on,off) or off,on, got "${bnArg}"`);
+  }
+  type KernelSet = 'on' | 'on-bn-off' | 'off';
+  // the native set with its batch norm as asked, in that order
+  const nativeSets: KernelSet[] = bnList.map((v) => (v === 'on' ? 'on' : 'on-bn-off'));
+  let sets: KernelSet[] = nativeArg === 'both' ? [...nativeSets, 'off'] : nativeArg === 'on' ? nativeSets : ['off'];
   if (nativeArg === 'both' && !addon.ok) {
     say(`--native-kernels both: ${addon.reason}; measuring the wasm kernels only`);
     sets = ['off'];
   }
   let baseline: string[] = [];
+  const setLabel = new Map<BackendInfo, string>();
   /** Selects the backend with this kernel set (then the --baseline / --stock kernels, which a re-selection undoes). */
-  const use = async (set: 'on' | 'off'): Promise<BackendInfo> => {
-    const selected = await selectBackend('auto', { threads, nativeKernels: set, log: say });
+  const use = async (set: KernelSet): Promise<BackendInfo> => {
+    const selected = await selectBackend('auto', { threads, nativeKernels: set === 'off' ? 'off' : 'on', log: say });
+    // (selectBackend keeps a selection that did not change: the batch-norm choice is applied here each time)
+    if (set !== 'off' && addon.ok) setOneDnnKernels(addon.addon, { batchNorm: set === 'on' });
+    setLabel.set(selected, set === 'on-bn-off' ? 'native-bn-off' : selected.nativeKernels ? 'native' : selected.name);
     baseline = flag('baseline') ? useBaselineKernels() : [];
     const stockNames = arg('stock', '');
     if (stockNames) baseline.push(...useStockKernels(stockNames.split(',')));
@@ -70,7 +84,7 @@ async function main(): Promise<void> {
   };
   const info = await use(sets[0]);
   if (info.name !== 'wasm') sets = sets.slice(0, 1);
-  const label = (i: BackendInfo) => (i.nativeKernels ? 'native' : i.name);
+  const label = (i: BackendInfo) => setLabel.get(i) ?? (i.nativeKernels ? 'native' : i.name);
   /** Runs `fn` once per kernel set (the first one is selected already). */
   const perSet = async <T>(fn: (i: BackendInfo, set: string) => Promise<T> | T): Promise<T[]> => {
     const out: T[] = [];

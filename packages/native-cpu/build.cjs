@@ -71,7 +71,7 @@ function main() {
 
   const include = (h) => path.resolve(path.dirname(h), ...(h.includes('oneapi') ? ['..', '..'] : []));
   const flags = [
-    '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-fvisibility=hidden',
+    '-O3', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-fvisibility=hidden',
     '-DNODE_GYP_MODULE_NAME=selfsup_native_cpu', '-DNAPI_VERSION=8',
     `-I${path.dirname(nodeInclude)}`, `-I${include(dnnlHeader)}`,
   ];

@@ -26,6 +26,14 @@ export interface NativeCpuAddon {
   conv(kind: 0 | 1 | 2, heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
   /** params: batchA, batchB, m, k, n, transposeA, transposeB, hasBias, activation. */
   matmul(heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
+  /**
+   * Training-mode batch normalization over every axis but the last of a float32 tensor of
+   * rows × c elements (plain loops, float64 sums). offsets (byte offsets, −1 = none) by kind:
+   * 0 statistics: x, mean, variance (biased); 1 forward: x, mean, variance, γ, β, y (γ, β may be
+   * −1: 1 and 0); 2 backward: dy, x, mean, variance, γ, dx, dγ, dβ (the statistics
+   * differentiated through, as for the batch's own statistics).
+   */
+  batchNorm(kind: 0 | 1 | 2, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
   /** The oneDNN implementation for a shape (kind 3 = matmul). */
   implInfo(kind: 0 | 1 | 2 | 3, params: Int32Array, alpha?: number): string;
   info(): NativeCpuInfo;

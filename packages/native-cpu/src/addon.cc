@@ -1,5 +1,5 @@
-// @selfsup/native-cpu: oneDNN convolutions and matmul for tensors that live in the
-// tfjs wasm backend's heap. Every call gets the heap (a Uint8Array over the
+// @selfsup/native-cpu: oneDNN convolutions and matmul, and training-mode batch normalization
+// (plain loops), for tensors that live in the tfjs wasm backend's heap. Every call gets the heap (a Uint8Array over the
 // WebAssembly.Memory, shared when the wasm backend is threaded) and byte offsets into it:
 // the addon reads its inputs and writes its output in place, nothing is copied.
 // Layouts are tfjs's: activations NHWC, filters [KH, KW, CI, CO] (oneDNN's hwio),
@@ -10,6 +10,7 @@
 #include <node_api.h>
 #include <omp.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -223,6 +224,179 @@ void run_matmul(const int32_t *p, float alpha, char *a, char *b, char *bias, cha
   strm().wait();
 }
 
+
+// ---- batch normalization (training) ---------------------------------------------------
+// Over every axis but the last of a [rows, C] (NHWC flattened) float32 tensor. Plain loops,
+// vectorised by the compiler: the flattened data is walked in chunks of L = C·k elements
+// (k copies of the channel pattern, L ≥ 64), so the inner loop is long and contiguous
+// whatever C is. Statistics are accumulated in float64 over data shifted by the first row's
+// values (one pass, no catastrophic cancellation when |mean| ≫ std). Threads split the
+// chunks (OpenMP; one thread below BN_PARALLEL_MIN elements, where waking the pool costs more).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define BN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BN_CLONES
+#endif
+
+constexpr int64_t BN_PARALLEL_MIN = 1 << 15;
+
+int bn_pattern(int c) { return c >= 64 ? c : c * ((64 + c - 1) / c); }
+int bn_threads(int64_t n) { return n < BN_PARALLEL_MIN ? 1 : omp_get_max_threads(); }
+
+// s[j] += x − k[j], q[j] += (x − k[j])² over chunks [lo, hi) of length L
+BN_CLONES void bn_stats_range(const float *__restrict x, const float *__restrict k, int L, int64_t lo, int64_t hi,
+                              double *__restrict s, double *__restrict q) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float *p = x + i * L;
+    for (int j = 0; j < L; j++) {
+      const double d = p[j] - k[j];
+      s[j] += d;
+      q[j] += d * d;
+    }
+  }
+}
+
+// y = x·a[j] + b[j]
+BN_CLONES void bn_affine_range(const float *__restrict x, const float *__restrict a, const float *__restrict b, int L,
+                               int64_t lo, int64_t hi, float *__restrict y) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float *p = x + i * L;
+    float *o = y + i * L;
+    for (int j = 0; j < L; j++) o[j] = p[j] * a[j] + b[j];
+  }
+}
+
+// s[j] += dy, q[j] += dy·(x − m[j])
+BN_CLONES void bn_grad_range(const float *__restrict dy, const float *__restrict x, const float *__restrict m, int L,
+                             int64_t lo, int64_t hi, double *__restrict s, double *__restrict q) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float *d = dy + i * L;
+    const float *p = x + i * L;
+    for (int j = 0; j < L; j++) {
+      s[j] += d[j];
+      q[j] += static_cast<double>(d[j]) * (p[j] - m[j]);
+    }
+  }
+}
+
+// dx = a[j]·dy + b[j]·x + c[j]
+BN_CLONES void bn_dx_range(const float *__restrict dy, const float *__restrict x, const float *__restrict a,
+                           const float *__restrict b, const float *__restrict c, int L, int64_t lo, int64_t hi,
+                           float *__restrict dx) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float *d = dy + i * L;
+    const float *p = x + i * L;
+    float *o = dx + i * L;
+    for (int j = 0; j < L; j++) o[j] = a[j] * d[j] + b[j] * p[j] + c[j];
+  }
+}
+
+// Runs f(lo, hi, thread) over the n / L whole chunks, split among the threads; then the tail
+// (n mod L elements, a partial chunk starting at a multiple of L) as chunk range [chunks, chunks + 1)
+// with length `tail` is left to the caller.
+template <typename F>
+void bn_parallel(int64_t chunks, int threads, F f) {
+  if (threads <= 1 || chunks < 2) {
+    f(0, chunks, 0);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    f(chunks * t / nt, chunks * (t + 1) / nt, t);
+  }
+}
+
+// Per-channel sums of per-lane accumulators [threads][L] → [C] (lane j is channel j mod C).
+void bn_fold(const std::vector<double> &acc, int threads, int L, int c, std::vector<double> &out) {
+  out.assign(c, 0.0);
+  for (int t = 0; t < threads; t++) {
+    for (int j = 0; j < L; j++) out[j % c] += acc[static_cast<size_t>(t) * L + j];
+  }
+}
+
+// mean and (biased) variance per channel
+void bn_stats(const float *x, int64_t rows, int c, float *mean, float *var) {
+  const int L = bn_pattern(c);
+  const int64_t n = rows * c, chunks = n / L;
+  const int tail = static_cast<int>(n - chunks * L);
+  const int threads = bn_threads(n);
+  std::vector<float> k(L);
+  for (int j = 0; j < L; j++) k[j] = x[j % c];
+  std::vector<double> s(static_cast<size_t>(threads) * L, 0.0), q(s.size(), 0.0);
+  bn_parallel(chunks, threads, [&](int64_t lo, int64_t hi, int t) { bn_stats_range(x, k.data(), L, lo, hi, &s[t * L], &q[t * L]); });
+  for (int j = 0; j < tail; j++) {
+    const double d = x[chunks * L + j] - k[j];
+    s[j] += d;
+    q[j] += d * d;
+  }
+  std::vector<double> sc, qc;
+  bn_fold(s, threads, L, c, sc);
+  bn_fold(q, threads, L, c, qc);
+  for (int ch = 0; ch < c; ch++) {
+    const double m = sc[ch] / rows;
+    const double v = qc[ch] / rows - m * m;
+    mean[ch] = static_cast<float>(k[ch] + m);
+    var[ch] = static_cast<float>(v > 0 ? v : 0);
+  }
+}
+
+// y = (x − mean)·γ/√(var + ε) + β
+void bn_forward(const float *x, int64_t rows, int c, float eps, const float *mean, const float *var, const float *gamma,
+                const float *beta, float *y) {
+  const int L = bn_pattern(c);
+  const int64_t n = rows * c, chunks = n / L;
+  const int tail = static_cast<int>(n - chunks * L);
+  std::vector<float> a(L), b(L);
+  for (int j = 0; j < L; j++) {
+    const int ch = j % c;
+    const double aj = (gamma ? gamma[ch] : 1.0) / std::sqrt(static_cast<double>(var[ch]) + eps);
+    a[j] = static_cast<float>(aj);
+    b[j] = static_cast<float>((beta ? beta[ch] : 0.0) - mean[ch] * aj);
+  }
+  bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_affine_range(x, a.data(), b.data(), L, lo, hi, y); });
+  for (int j = 0; j < tail; j++) y[chunks * L + j] = x[chunks * L + j] * a[j] + b[j];
+}
+
+// dβ = Σ dy, dγ = r·Σ dy·(x − μ), dx = a·dy + b·x + c with r = 1/√(var + ε), a = γ·r,
+// b = −a·r·dγ/R, c = −a·dβ/R − b·μ (R = rows): the statistics are differentiated through.
+void bn_backward(const float *dy, const float *x, int64_t rows, int c, float eps, const float *mean, const float *var,
+                 const float *gamma, float *dx, float *dgamma, float *dbeta) {
+  const int L = bn_pattern(c);
+  const int64_t n = rows * c, chunks = n / L;
+  const int tail = static_cast<int>(n - chunks * L);
+  const int threads = bn_threads(n);
+  std::vector<float> m(L);
+  for (int j = 0; j < L; j++) m[j] = mean[j % c];
+  std::vector<double> s(static_cast<size_t>(threads) * L, 0.0), q(s.size(), 0.0);
+  bn_parallel(chunks, threads, [&](int64_t lo, int64_t hi, int t) { bn_grad_range(dy, x, m.data(), L, lo, hi, &s[t * L], &q[t * L]); });
+  for (int j = 0; j < tail; j++) {
+    const float d = dy[chunks * L + j];
+    s[j] += d;
+    q[j] += static_cast<double>(d) * (x[chunks * L + j] - m[j]);
+  }
+  std::vector<double> sc, qc;
+  bn_fold(s, threads, L, c, sc);
+  bn_fold(q, threads, L, c, qc);
+  std::vector<float> a(L), b(L), cc(L);
+  for (int ch = 0; ch < c; ch++) {
+    const double r = 1.0 / std::sqrt(static_cast<double>(var[ch]) + eps);
+    const double dbeta_c = sc[ch], dgamma_c = r * qc[ch];
+    const double ac = gamma[ch] * r;
+    const double bc = -ac * r * dgamma_c / rows;
+    const double cc_c = -ac * dbeta_c / rows - bc * mean[ch];
+    dbeta[ch] = static_cast<float>(dbeta_c);
+    dgamma[ch] = static_cast<float>(dgamma_c);
+    for (int j = ch; j < L; j += c) {
+      a[j] = static_cast<float>(ac);
+      b[j] = static_cast<float>(bc);
+      cc[j] = static_cast<float>(cc_c);
+    }
+  }
+  bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_dx_range(dy, x, a.data(), b.data(), cc.data(), L, lo, hi, dx); });
+  for (int j = 0; j < tail; j++) dx[chunks * L + j] = a[j] * dy[chunks * L + j] + b[j] * x[chunks * L + j] + cc[j];
+}
+
 // ---- Node-API glue -------------------------------------------------------------------
 #define NAPI_OK(call)                                   \
   do {                                                  \
@@ -345,6 +519,62 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   }
 }
 
+
+// batchNorm(kind, heap, rows, c, eps, offsets Float64Array): byte offsets of the operands, by kind
+//   0 stats:    x, mean, var
+//   1 forward:  x, mean, var, γ, β, y            (γ, β may be −1: 1 and 0)
+//   2 backward: dy, x, mean, var, γ, dx, dγ, dβ
+// (oneDNN's batch_normalization primitive was measured too, on [rows, C, 1, 1] nhwc: it picks
+// bnorm_tbb_jit:avx2 here and was 1.3–20× slower than these loops; docs/performance.md.)
+napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  try {
+    size_t argc = 6;
+    napi_value argv[6];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    if (argc < 6) throw std::runtime_error("batchNorm takes 6 arguments");
+    int32_t kind;
+    NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
+    if (kind < 0 || kind > 2) throw std::runtime_error("unknown batchNorm kind");
+    Heap h = heap_of(env, argv[1]);
+    const double rows_d = number_of(env, argv[2]), c_d = number_of(env, argv[3]);
+    if (!(rows_d >= 1) || !(c_d >= 1) || rows_d > 9.0e15 || c_d > 1 << 24 || rows_d != static_cast<int64_t>(rows_d) || c_d != static_cast<int>(c_d))
+      throw std::runtime_error("batchNorm: rows and channels must be positive integers");
+    const int64_t rows = static_cast<int64_t>(rows_d);
+    const int c = static_cast<int>(c_d);
+    const float eps = static_cast<float>(number_of(env, argv[4]));
+    napi_typedarray_type type;
+    size_t len, boff;
+    void *data;
+    napi_value ab;
+    NAPI_OK(napi_get_typedarray_info(env, argv[5], &type, &len, &data, &ab, &boff));
+    if (type != napi_float64_array) throw std::runtime_error("batchNorm offsets must be a Float64Array");
+    const double *off = static_cast<const double *>(data);
+    const size_t big = f32(rows * c), small = f32(c);
+    // operand sizes by kind (B = a [rows, C] tensor, S = a [C] one)
+    static const char *const layout[] = {"BSS", "BSSSSB", "BBSSSBSS"};
+    const char *l = layout[kind];
+    const size_t nops = std::strlen(l);
+    if (len < nops) throw std::runtime_error("batchNorm: too few offsets");
+    char *o[8];
+    for (size_t i = 0; i < nops; i++) {
+      o[i] = at(h, off[i], l[i] == 'B' ? big : small);
+      const bool optional = kind == 1 && (i == 3 || i == 4);
+      if (!o[i] && !optional) throw std::runtime_error("batchNorm: missing operand");
+    }
+    auto F = [&](int i) { return reinterpret_cast<float *>(o[i]); };
+    switch (kind) {
+      case 0: bn_stats(F(0), rows, c, F(1), F(2)); break;
+      case 1: bn_forward(F(0), rows, c, eps, F(1), F(2), F(3), F(4), F(5)); break;
+      default: bn_backward(F(0), F(1), rows, c, eps, F(2), F(3), F(4), F(5), F(6), F(7)); break;
+    }
+    return nullptr;
+  } catch (const dnnl::error &e) {
+    return throw_js(env, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
+  } catch (const std::exception &e) {
+    return throw_js(env, e.what());
+  }
+}
+
 // implInfo(kind, params[, alpha]) → the oneDNN implementation a shape runs on ("brg:avx512_core", ...)
 napi_value ImplInfo(napi_env env, napi_callback_info info) {
   try {
@@ -441,6 +671,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

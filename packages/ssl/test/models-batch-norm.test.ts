@@ -56,6 +56,10 @@ describe('TrainingBatchNormalization (the models\' batch norm)', () => {
     expect(new Set(bn.map((l) => l.class_name))).toEqual(new Set(['BatchNormalization']));
     const loaded = await tf.models.modelFromJSON({ modelTopology: json } as unknown as tf.io.ModelJSON);
     expect(loaded.weights.length).toBe(model.weights.length);
+    // and loads back as this class (an EMA target cloned from its online network trains the same way)
+    const loadedBn = loaded.layers.filter((l) => l.name.includes('bn1'));
+    expect(loadedBn.length).toBe(bn.length);
+    for (const l of loadedBn) expect(l).toBeInstanceOf(TrainingBatchNormalization);
     model.dispose();
     loaded.dispose();
   });

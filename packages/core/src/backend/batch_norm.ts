@@ -4,7 +4,23 @@
 // FusedBatchNorm gradient alone tiles and multiplies the activation 8 times, then the
 // moments' gradient adds more); on wasm those passes are ~30% of a BYOL step. The closed
 // form below needs two per-channel sums and three full-size passes.
+//
+// With the native kernels active (@selfsup/native-cpu under wasm: kernels/onednn.ts registers
+// the three kernels below), the statistics, the normalisation and the whole gradient are
+// native loops over the wasm heap: one pass for the statistics, one for y, two for dx, dγ, dβ.
 import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Kernels of the native batch norm, registered for wasm only while the native kernels are
+ * active: statistics (x → mean, variance), forward (x, mean, variance, γ, β → y; attr
+ * epsilon) and backward (dy, x, mean, variance, γ → dx, dγ, dβ; attr epsilon).
+ */
+export const NATIVE_BATCH_NORM_KERNEL_NAMES = ['SelfsupBatchNormStats', 'SelfsupBatchNormForward', 'SelfsupBatchNormBackward'] as const;
+
+/** Does `batchNormTraining` run on the native kernels now (wasm backend, kernels registered)? */
+export function nativeBatchNormActive(): boolean {
+  return tf.getBackend() === 'wasm' && NATIVE_BATCH_NORM_KERNEL_NAMES.every((n) => tf.getKernel(n, 'wasm') !== undefined);
+}
 
 export interface BatchNormTrainingResult {
   /** (x − mean)·γ/√(var + ε) + β */
@@ -28,6 +44,9 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
   const c = x.shape[x.rank - 1];
   if (x.rank < 2 || gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new Error(`batchNormTraining: expected x [..., C] with γ and β [C], got x [${x.shape}], γ [${gamma.shape}], β [${beta.shape}]`);
+  }
+  if (x.dtype === 'float32' && x.size > 0 && gamma.dtype === 'float32' && beta.dtype === 'float32' && nativeBatchNormActive()) {
+    return nativeBatchNormTraining(x, gamma, beta, epsilon);
   }
   const rows = x.size / c;
   const axes = [...Array(x.rank - 1).keys()];
@@ -57,6 +76,27 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
           const dx = tf.add(ady, tf.mul(xs, bx));
           return [dx, dGamma, dBeta];
         });
+      },
+    };
+  });
+  const y = op(x, gamma, beta) as tf.Tensor;
+  return { y, mean, variance };
+}
+
+/** The same on the native kernels: the same formulas, sums in float64. */
+function nativeBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): BatchNormTrainingResult {
+  const engine = tf.engine();
+  // Not on the gradient path to any loss (the custom gradient accounts for the statistics);
+  // the kernel has no gradient of its own.
+  const [mean, variance] = engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[0], { x }) as tf.Tensor1D[];
+  const attrs = { epsilon } as unknown as tf.NamedAttrMap;
+  const op = tf.customGrad((xi, g, b, save) => {
+    (save as tf.GradSaveFunc)([xi as tf.Tensor, g as tf.Tensor, mean, variance]);
+    return {
+      value: engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[1], { x: xi as tf.Tensor, mean, variance, gamma: g as tf.Tensor, beta: b as tf.Tensor }, attrs) as tf.Tensor,
+      gradFunc: (dy, saved) => {
+        const [xs, gs, mu, vr] = saved;
+        return engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[2], { dy: dy as tf.Tensor, x: xs, mean: mu, variance: vr, gamma: gs }, attrs) as tf.Tensor[];
       },
     };
   });

@@ -53,6 +53,13 @@ export class TrainingBatchNormalization extends StandardBatchNormalization {
   }
 }
 
+// Deserialising a 'BatchNormalization' (tf.models.modelFromJSON: the EMA target cloned from the
+// online network, a loaded checkpoint) gives this class too, so a target network's training-mode
+// forward also takes batchNormTraining's path (on the native kernels where they are active: one
+// statistics pass and one normalising pass instead of tf.moments' four and tf.batchNorm's one).
+// Same weights, same forward values, same serialised form.
+tf.serialization.registerClass(TrainingBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.layers.Layer>);
+
 /** Drop-in for `tf.layers.batchNormalization(args)`. */
 export function batchNormalization(args: LayerArgs): tf.layers.Layer {
   return new TrainingBatchNormalization(args);

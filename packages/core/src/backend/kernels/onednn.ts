@@ -1,4 +1,5 @@
-// Convolutions and matrix products on oneDNN (@selfsup/native-cpu) for tensors that stay in
+// Convolutions and matrix products on oneDNN (@selfsup/native-cpu), and the addon's
+// training-mode batch norm, for tensors that stay in
 // the wasm backend's heap: the addon gets the heap and the tensors' byte offsets, and writes
 // the output into a tensor the wasm backend allocated. Nothing is copied and everything else
 // in a step stays on wasm. What the addon does not cover (NCHW, other dtypes, PReLU, empty
@@ -10,17 +11,22 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { originalKernel, replaceWasmKernel, type KernelArgs, type KernelFunc } from './kernel_util';
 import { WASM_TRAINING_KERNELS } from './register';
+import { NATIVE_BATCH_NORM_KERNEL_NAMES } from '../batch_norm';
 
 /** The part of the addon the kernels call (see @selfsup/native-cpu's index.d.ts). */
 export interface OneDnnOps {
   conv(kind: 0 | 1 | 2, heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
   matmul(heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
+  /** Training-mode batch norm (kind 0 statistics, 1 forward, 2 backward); absent in older builds. */
+  batchNorm?(kind: 0 | 1 | 2, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
   setThreads(n: number): void;
 }
 
 /** Kernels the native set replaces while it is active. */
 export const ONEDNN_KERNEL_NAMES = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul'] as const;
 type OneDnnKernelName = (typeof ONEDNN_KERNEL_NAMES)[number];
+
+type BatchNormKernelName = (typeof NATIVE_BATCH_NORM_KERNEL_NAMES)[number];
 
 /** Calls per kernel since the last reset: on oneDNN, and handed back to the wasm kernels (with the last reason). */
 export interface OneDnnKernelStats {
@@ -34,6 +40,7 @@ interface OneDnnState {
   /** Matrix products below this many multiply-adds stay on wasm (per-call overhead). */
   minMatmulMacs: number;
   matmul: boolean;
+  batchNorm: boolean;
   stats: OneDnnKernelStats;
 }
 
@@ -50,7 +57,7 @@ function state(): OneDnnState {
   const g = globalThis as unknown as Record<symbol, OneDnnState | undefined>;
   let s = g[STATE_KEY];
   if (!s) {
-    s = { addon: null, minMatmulMacs: DEFAULT_MIN_MATMUL_MACS, matmul: true, stats: { native: {}, fallback: {}, reasons: {} } };
+    s = { addon: null, minMatmulMacs: DEFAULT_MIN_MATMUL_MACS, matmul: true, batchNorm: false, stats: { native: {}, fallback: {}, reasons: {} } };
     g[STATE_KEY] = s;
   }
   return s;
@@ -77,7 +84,7 @@ function fallback(name: OneDnnKernelName, args: KernelArgs, why: string): tf.Ten
   return f(args);
 }
 
-function counted(name: OneDnnKernelName): void {
+function counted(name: OneDnnKernelName | BatchNormKernelName): void {
   const s = state().stats;
   s.native[name] = (s.native[name] ?? 0) + 1;
 }
@@ -273,6 +280,85 @@ const ONEDNN_KERNELS: Record<OneDnnKernelName, KernelFunc> = {
   _FusedMatMul: fusedMatMul,
 };
 
+// ---- training-mode batch norm (plain loops in the addon) --------------------------------
+
+interface BatchNormAttrs {
+  epsilon: number;
+}
+
+const bnOffsets = new Float64Array(8);
+
+/** [rows, C] of a tensor normalised over every axis but the last. */
+function rowsAndChannels(x: tf.TensorInfo): [number, number] {
+  const c = x.shape[x.shape.length - 1];
+  return [tf.util.sizeFromShape(x.shape) / c, c];
+}
+
+/**
+ * Allocates the outputs (the heap view is taken after: allocating may grow the heap), runs the
+ * addon on the operands' offsets, and frees the outputs if it throws. No wasm kernel exists to
+ * fall back to: the caller (`batchNormTraining`) checks dtype, rank and sizes beforehand.
+ */
+function runBatchNorm(
+  name: BatchNormKernelName,
+  args: KernelArgs,
+  kind: 0 | 1 | 2,
+  x: tf.TensorInfo,
+  inputs: (tf.TensorInfo | undefined)[],
+  outShapes: number[][],
+): tf.TensorInfo[] {
+  const s = state();
+  const be = args.backend as BackendWasm;
+  if (!s.addon?.batchNorm) throw new Error(`${name}: the native kernels are not active`);
+  if (x.shape.length < 2 || x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) === 0) {
+    throw new Error(`${name}: expected a non-empty float32 tensor of rank ≥ 2, got ${x.dtype} [${x.shape}]`);
+  }
+  const [rows, c] = rowsAndChannels(x);
+  for (const t of inputs) {
+    if (t && (t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== (t.shape.length === 1 ? c : rows * c))) {
+      throw new Error(`${name}: operand ${t.dtype} [${t.shape}] does not match x [${x.shape}]`);
+    }
+  }
+  const outs = outShapes.map((shape) => be.makeOutput(shape, 'float32'));
+  bnOffsets.fill(-1);
+  [...inputs, ...outs].forEach((t, i) => {
+    bnOffsets[i] = t ? offsetOf(be, t) : -1;
+  });
+  try {
+    s.addon.batchNorm(kind, heapOf(be), rows, c, (args.attrs as unknown as BatchNormAttrs | undefined)?.epsilon ?? 0, bnOffsets);
+  } catch (e) {
+    for (const o of outs) be.disposeData(o.dataId);
+    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted(name);
+  return outs;
+}
+
+const batchNormStats: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const c = x.shape[x.shape.length - 1];
+  return runBatchNorm('SelfsupBatchNormStats', args, 0, x, [x], [[c], [c]]);
+};
+
+const batchNormForward: KernelFunc = (args) => {
+  const { x, mean, variance, gamma, beta } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  if (!x || !mean || !variance) throw new Error('SelfsupBatchNormForward: x, mean and variance are required');
+  return runBatchNorm('SelfsupBatchNormForward', args, 1, x, [x, mean, variance, gamma, beta], [x.shape])[0];
+};
+
+const batchNormBackward: KernelFunc = (args) => {
+  const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  const c = x.shape[x.shape.length - 1];
+  if (dy.shape.join() !== x.shape.join()) throw new Error(`SelfsupBatchNormBackward: dy [${dy.shape}] and x [${x.shape}] differ`);
+  return runBatchNorm('SelfsupBatchNormBackward', args, 2, x, [dy, x, mean, variance, gamma], [x.shape, [c], [c]]);
+};
+
+const BATCH_NORM_KERNELS: Record<BatchNormKernelName, KernelFunc> = {
+  SelfsupBatchNormStats: batchNormStats,
+  SelfsupBatchNormForward: batchNormForward,
+  SelfsupBatchNormBackward: batchNormBackward,
+};
+
 export interface OneDnnKernelOptions {
   /** oneDNN (OpenMP) threads; the wasm pool is idle while the addon runs. */
   threads?: number;
@@ -280,6 +366,8 @@ export interface OneDnnKernelOptions {
   matmul?: boolean;
   /** Smaller products (multiply-adds, batch included) stay on wasm. */
   minMatmulMacs?: number;
+  /** `batchNormTraining` on the addon's kernels (default true where the addon has them). */
+  batchNorm?: boolean;
 }
 
 /**
@@ -290,16 +378,25 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
   const s = state();
   if (addon === null) {
     s.addon = null;
+    s.batchNorm = false;
     for (const name of ONEDNN_KERNEL_NAMES) {
       const f = WASM_TRAINING_KERNELS[name] ?? originalKernel(name);
       if (f) replaceWasmKernel(name, f);
+    }
+    for (const name of NATIVE_BATCH_NORM_KERNEL_NAMES) {
+      if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     }
     return [];
   }
   s.addon = addon;
   s.matmul = opts.matmul ?? true;
+  s.batchNorm = (opts.batchNorm ?? true) && typeof addon.batchNorm === 'function';
+  for (const name of NATIVE_BATCH_NORM_KERNEL_NAMES) {
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    if (s.batchNorm) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: BATCH_NORM_KERNELS[name] });
+  }
   if (opts.minMatmulMacs !== undefined) s.minMatmulMacs = opts.minMatmulMacs;
   if (opts.threads !== undefined) addon.setThreads(opts.threads);
   for (const name of ONEDNN_KERNEL_NAMES) replaceWasmKernel(name, ONEDNN_KERNELS[name]);
-  return [...ONEDNN_KERNEL_NAMES];
+  return [...ONEDNN_KERNEL_NAMES, ...(s.batchNorm ? NATIVE_BATCH_NORM_KERNEL_NAMES : [])];
 }
