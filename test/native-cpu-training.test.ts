@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { oneDnnKernelStats, selectBackend, type NativeCpuAddon, type NativeKernelsPreference } from '@selfsup/core';
-import { TargetInitCallback } from '@selfsup/callbacks';
+import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
 import { ByolExperiment } from '@selfsup/byol';
 import { nativeCpuForTests } from './helpers/native-cpu';
 
@@ -30,20 +30,25 @@ const byol = () =>
     optimizer: { name: 'lars', lr: 1, scaleLr: false, weightDecay: 1e-5, eta: 0.02, clipTrustRatio: true, predictorLrMultiplier: 10, predictorFixedLr: true },
   });
 
-async function byolStep(nativeKernels: NativeKernelsPreference): Promise<{ delta: Float32Array[]; loss: number }> {
+async function byolStep(nativeKernels: NativeKernelsPreference): Promise<{ delta: Float32Array[]; targetDelta: Float32Array[]; loss: number }> {
   await use(nativeKernels);
   const exp = byol();
   await exp.setup();
   const before = exp.trainableVariables().map((v) => Float32Array.from(v.dataSync()));
+  const layerWeights = (m: tf.LayersModel) => m.layers.flatMap((l) => l.weights).map((w) => Float32Array.from(w.read().dataSync()));
+  const encoderBefore = layerWeights(exp.encoder);
   exp.addCallback(new TargetInitCallback());
+  exp.addCallback(new EmaUpdateCallback({ schedule: 'constant', tauBase: 0.9 }));
   const x = tf.randomUniform([8, 16, 16, 1], 0, 1, 'float32', 11) as tf.Tensor4D;
   const h = await exp.fit(function* () { yield x; }, { epochs: 1, logEvery: 1 });
   const delta = exp.trainableVariables().map((v, i) => {
     const after = Float32Array.from(v.dataSync());
     return after.map((a, j) => a - before[i][j]);
   });
+  // the target encoder started as a copy of the online one: after the EMA it moved by (1 − τ)·Δ
+  const targetDelta = layerWeights(exp.targetEncoder!).map((w, i) => w.map((a, j) => a - encoderBefore[i][j]));
   exp.dispose();
-  return { delta, loss: h.history.loss[0] };
+  return { delta, targetDelta, loss: h.history.loss[0] };
 }
 
 describe.skipIf(native.skipReason !== undefined)('training on the oneDNN kernels', () => {
@@ -70,6 +75,17 @@ describe.skipIf(native.skipReason !== undefined)('training on the oneDNN kernels
     }));
     expect(maxDelta).toBeGreaterThan(1e-3); // the step did move the weights
     expect(maxErr / maxDelta).toBeLessThan(1e-4); // measured ~1e-6
+    // LARS and the EMA ran natively too, and the target moved as with the tf ops
+    expect(st.native.SelfsupLarsStep).toBe(1);
+    expect(st.native.SelfsupEmaStep).toBe(1);
+    let maxT = 0;
+    let errT = 0;
+    wasm.targetDelta.forEach((w, i) => w.forEach((v, j) => {
+      maxT = Math.max(maxT, Math.abs(v));
+      errT = Math.max(errT, Math.abs(v - nat.targetDelta[i][j]));
+    }));
+    expect(maxT).toBeGreaterThan(1e-5);
+    expect(errT / maxT).toBeLessThan(1e-4);
   });
 
   it('100 small training steps: no tensor growth, no wasm heap growth, no new oneDNN primitives', async () => {

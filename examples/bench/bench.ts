@@ -6,8 +6,10 @@
 //        [--stock FusedBatchNorm,Pow,GatherV2]   (put back these stock wasm kernels, for A/B runs)
 //        [--native-kernels on|off|both]   (oneDNN kernels of @selfsup/native-cpu under wasm; default
 //                                          both where the addon loads: every section once per kernel set)
-//        [--native-batch-norm on|off|both|off,on]   (batch norm on the addon's loops with the native
-//                                          kernels; both: the native set twice, `native` then `native-bn-off`)
+//        [--native-extras on|off|both|off,on]   (with the native kernels, also batch norm and the
+//                                          LARS/EMA updates on the addon's loops; both: the native set twice,
+//                                          `native` then `native-conv-only`, the set before those kernels)
+//        [--native-optimizer off]   (the native sets without the LARS/EMA kernels, for attribution)
 // Default (about a minute on 2 cores): conv kernels, the GEMM/conv ceiling, and the BYOL
 // main-job step with its framework overhead. `--only byol` runs just the BYOL part;
 // `--byol r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray` adds the ResNet-18 configurations (20+ s per step at
@@ -56,14 +58,15 @@ async function main(): Promise<void> {
   const nativeArg = arg('native-kernels', 'both');
   if (!['on', 'off', 'both'].includes(nativeArg)) throw new Error(`--native-kernels must be on, off or both, got "${nativeArg}"`);
   const addon = defaultNativeCpuLoader();
-  const bnArg = arg('native-batch-norm', 'on');
-  const bnList = (bnArg === 'both' ? 'on,off' : bnArg).split(',');
-  if (!bnList.every((v) => v === 'on' || v === 'off') || new Set(bnList).size !== bnList.length) {
-    throw new Error(`--native-batch-norm must be on, off, both (= on,off) or off,on, got "${bnArg}"`);
+  const extrasArg = arg('native-extras', 'on');
+  const extrasList = (extrasArg === 'both' ? 'on,off' : extrasArg).split(',');
+  if (!extrasList.every((v) => v === 'on' || v === 'off') || new Set(extrasList).size !== extrasList.length) {
+    throw new Error(`--native-extras must be on, off, both (= on,off) or off,on, got "${extrasArg}"`);
   }
-  type KernelSet = 'on' | 'on-bn-off' | 'off';
-  // the native set with its batch norm as asked, in that order
-  const nativeSets: KernelSet[] = bnList.map((v) => (v === 'on' ? 'on' : 'on-bn-off'));
+  const nativeOptimizer = arg('native-optimizer', 'on') !== 'off';
+  type KernelSet = 'on' | 'on-conv-only' | 'off';
+  // the native set with and/or without its batch-norm and optimizer kernels, in that order
+  const nativeSets: KernelSet[] = extrasList.map((v) => (v === 'on' ? 'on' : 'on-conv-only'));
   let sets: KernelSet[] = nativeArg === 'both' ? [...nativeSets, 'off'] : nativeArg === 'on' ? nativeSets : ['off'];
   if (nativeArg === 'both' && !addon.ok) {
     say(`--native-kernels both: ${addon.reason}; measuring the wasm kernels only`);
@@ -74,9 +77,9 @@ async function main(): Promise<void> {
   /** Selects the backend with this kernel set (then the --baseline / --stock kernels, which a re-selection undoes). */
   const use = async (set: KernelSet): Promise<BackendInfo> => {
     const selected = await selectBackend('auto', { threads, nativeKernels: set === 'off' ? 'off' : 'on', log: say });
-    // (selectBackend keeps a selection that did not change: the batch-norm choice is applied here each time)
-    if (set !== 'off' && addon.ok) setOneDnnKernels(addon.addon, { batchNorm: set === 'on' });
-    setLabel.set(selected, set === 'on-bn-off' ? 'native-bn-off' : selected.nativeKernels ? 'native' : selected.name);
+    // (selectBackend keeps a selection that did not change: the extras are applied here each time)
+    if (set !== 'off' && addon.ok) setOneDnnKernels(addon.addon, { batchNorm: set === 'on', optimizer: set === 'on' && nativeOptimizer });
+    setLabel.set(selected, set === 'on-conv-only' ? 'native-conv-only' : selected.nativeKernels ? 'native' : selected.name);
     baseline = flag('baseline') ? useBaselineKernels() : [];
     const stockNames = arg('stock', '');
     if (stockNames) baseline.push(...useStockKernels(stockNames.split(',')));

@@ -34,6 +34,14 @@ export interface NativeCpuAddon {
    * differentiated through, as for the batch's own statistics).
    */
   batchNorm(kind: 0 | 1 | 2, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
+  /**
+   * Optimizer updates over many variables, each variable's results written to outputs (never
+   * in place). kind 0, LARS: globals = momentum, eta, weightDecay, eps, clipTrustRatio,
+   * nesterov; 8 numbers per variable in vars: size, lr, excluded, w, g, buf, wOut, bufOut (byte
+   * offsets). kind 1, EMA (out = target·τ + online·(1 − τ)): globals = τ; 4 per variable: size,
+   * target, online, out.
+   */
+  optimizerStep(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
   /** The oneDNN implementation for a shape (kind 3 = matmul). */
   implInfo(kind: 0 | 1 | 2 | 3, params: Int32Array, alpha?: number): string;
   info(): NativeCpuInfo;

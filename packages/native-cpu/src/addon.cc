@@ -10,6 +10,7 @@
 #include <node_api.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -397,6 +398,37 @@ void bn_backward(const float *dy, const float *x, int64_t rows, int c, float eps
   for (int j = 0; j < tail; j++) dx[chunks * L + j] = a[j] * dy[chunks * L + j] + b[j] * x[chunks * L + j] + cc[j];
 }
 
+
+// ---- optimizer updates over many variables in one call ------------------------------------
+// LARS (solo-learn's form, as packages/ssl/src/optim/lars.ts) with torch-style momentum, and the
+// EMA of a target network. Each variable's new values go to outputs the caller allocated (the
+// variables are then assigned), never in place: tfjs tensors may share their data.
+
+// Σ x² in float64
+BN_CLONES double sum_squares(const float *__restrict x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+// d = (g + decay·w)·trust; buf' = μ·buf + d; w' = w − lr·(nesterov ? d + μ·buf' : buf')
+BN_CLONES void lars_apply(const float *__restrict w, const float *__restrict g, const float *__restrict buf, int64_t n,
+                          float decay, float trust, float mu, float lr, bool nesterov, float *__restrict w_out,
+                          float *__restrict buf_out) {
+  for (int64_t i = 0; i < n; i++) {
+    const float d = (g[i] + decay * w[i]) * trust;
+    const float b = mu * buf[i] + d;
+    buf_out[i] = b;
+    w_out[i] = w[i] - lr * (nesterov ? d + mu * b : b);
+  }
+}
+
+// t' = t·τ + o·(1 − τ)
+BN_CLONES void ema_apply(const float *__restrict t, const float *__restrict o, int64_t n, float tau, float one_minus,
+                         float *__restrict out) {
+  for (int64_t i = 0; i < n; i++) out[i] = t[i] * tau + o[i] * one_minus;
+}
+
 // ---- Node-API glue -------------------------------------------------------------------
 #define NAPI_OK(call)                                   \
   do {                                                  \
@@ -575,6 +607,79 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
   }
 }
 
+
+// optimizerStep(kind, heap, globals Float64Array, vars Float64Array)
+//   kind 0 LARS: globals = momentum, eta, weightDecay, eps, clipTrustRatio, nesterov;
+//                per variable 8 numbers: size, lr, excluded, w, g, buf, wOut, bufOut (byte offsets)
+//   kind 1 EMA:  globals = τ; per variable 4 numbers: size, target, online, out
+napi_value OptimizerStep(napi_env env, napi_callback_info info) {
+  try {
+    size_t argc = 4;
+    napi_value argv[4];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    if (argc < 4) throw std::runtime_error("optimizerStep takes 4 arguments");
+    int32_t kind;
+    NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
+    if (kind != 0 && kind != 1) throw std::runtime_error("unknown optimizerStep kind");
+    Heap h = heap_of(env, argv[1]);
+    auto f64 = [&](napi_value v, size_t &len) {
+      napi_typedarray_type type;
+      size_t boff;
+      void *data;
+      napi_value ab;
+      NAPI_OK(napi_get_typedarray_info(env, v, &type, &len, &data, &ab, &boff));
+      if (type != napi_float64_array) throw std::runtime_error("optimizerStep: globals and vars must be Float64Arrays");
+      return static_cast<const double *>(data);
+    };
+    size_t ng, nv;
+    const double *gl = f64(argv[2], ng);
+    const double *v = f64(argv[3], nv);
+    const size_t per = kind == 0 ? 8 : 4;
+    if (ng < (kind == 0 ? 6u : 1u) || nv % per != 0) throw std::runtime_error("optimizerStep: wrong number of parameters");
+    // check every operand before writing anything
+    std::vector<float *> ptr(nv, nullptr);
+    for (size_t k = 0; k < nv; k += per) {
+      const double size = v[k];
+      if (!(size >= 0) || size != static_cast<int64_t>(size)) throw std::runtime_error("optimizerStep: bad size");
+      const size_t bytes = f32(static_cast<int64_t>(size));
+      for (size_t j = (kind == 0 ? 3 : 1); j < per; j++) {
+        ptr[k + j] = reinterpret_cast<float *>(at(h, v[k + j], bytes));
+        if (!ptr[k + j]) throw std::runtime_error("optimizerStep: missing operand");
+      }
+    }
+    if (kind == 0) {
+      const float mu = static_cast<float>(gl[0]);
+      const double eta = gl[1], wd = gl[2], eps = gl[3];
+      const bool clip = gl[4] != 0, nesterov = gl[5] != 0;
+      for (size_t k = 0; k < nv; k += 8) {
+        const int64_t n = static_cast<int64_t>(v[k]);
+        const double lr = v[k + 1];
+        const bool excluded = v[k + 2] != 0;
+        const float *w = ptr[k + 3], *g = ptr[k + 4], *buf = ptr[k + 5];
+        float decay = 0.f, trust = 1.f;
+        if (!excluded) {
+          // ‖w‖ and ‖g‖ rounded to float32, as the tf ops have them
+          const float wn = static_cast<float>(std::sqrt(sum_squares(w, n)));
+          const float gn = static_cast<float>(std::sqrt(sum_squares(g, n)));
+          if (wn > 0 && gn > 0) {
+            double t = eta * wn / (gn + wd * wn + eps);
+            if (clip && lr > 0) t = std::min(t / lr, 1.0);
+            trust = static_cast<float>(t);
+            decay = static_cast<float>(wd);
+          }
+        }
+        lars_apply(w, g, buf, n, decay, trust, mu, static_cast<float>(lr), nesterov, ptr[k + 6], ptr[k + 7]);
+      }
+    } else {
+      const float tau = static_cast<float>(gl[0]), one_minus = static_cast<float>(1 - gl[0]);
+      for (size_t k = 0; k < nv; k += 4) ema_apply(ptr[k + 1], ptr[k + 2], static_cast<int64_t>(v[k]), tau, one_minus, ptr[k + 3]);
+    }
+    return nullptr;
+  } catch (const std::exception &e) {
+    return throw_js(env, e.what());
+  }
+}
+
 // implInfo(kind, params[, alpha]) → the oneDNN implementation a shape runs on ("brg:avx512_core", ...)
 napi_value ImplInfo(napi_env env, napi_callback_info info) {
   try {
@@ -672,6 +777,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"optimizerStep", nullptr, OptimizerStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { IsArray, IsIn, IsNumber, Max, Min } from 'class-validator';
-import { Callback, CallbackOrder, cosineTau, registerCallback, type Experiment } from '@selfsup/core';
+import { Callback, CallbackOrder, cosineTau, nativeEmaStep, registerCallback, type Experiment } from '@selfsup/core';
 import { resolveCallbackOptions } from '../eval/options';
 import { BYOL_MODEL_PAIRS, checkPairs, orderedWeights, requireModel, type ModelPair } from './pairs';
 
@@ -98,6 +98,14 @@ export class EmaUpdateCallback extends Callback {
   /** One EMA update with the given τ (exposed for tests and custom loops). */
   update(tau: number): void {
     tf.tidy(() => {
+      // every pair in one native call where the native kernels are active (@selfsup/native-cpu)
+      const averaged = this.vars.filter((v) => !v.copy);
+      const native = nativeEmaStep(averaged, tau);
+      if (native) {
+        averaged.forEach(({ target }, k) => target.assign(native[k]));
+        for (const { online, target } of this.vars.filter((v) => v.copy)) target.assign(online);
+        return;
+      }
       const t = tf.scalar(tau);
       const oneMinus = tf.scalar(1 - tau);
       for (const { online, target, copy } of this.vars) {

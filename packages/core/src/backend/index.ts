@@ -8,5 +8,6 @@ export { setOneDnnKernels, oneDnnKernelsActive, DEFAULT_MIN_MATMUL_MACS, oneDnnK
 export { defaultNativeCpuLoader, describeNativeCpu, nativeCpuLabel, NATIVE_CPU_PACKAGE, type NativeCpuAddon, type NativeCpuInfo, type NativeCpuLoad, type NativeCpuLoader } from './native_cpu';
 export { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './kernels/conv_grads';
 export { accumulateGradients, splitBatch, type AccumulatedGradients } from './memory';
+export { nativeLarsStep, nativeEmaStep, NATIVE_OPTIMIZER_KERNEL_NAMES, type NativeLarsItem, type NativeLarsSettings } from './native_optim';
 export { batchNormTraining, nativeBatchNormActive, NATIVE_BATCH_NORM_KERNEL_NAMES, type BatchNormTrainingResult } from './batch_norm';
 export { originalKernel as stockWasmKernel } from './kernels/kernel_util';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { isBiasOrNormParam } from './exclude';
-import { checkNumber, SlotOptimizer, type SlotOptimizerOptions, type StepContext } from './slot-optimizer';
+import { nativeLarsStep } from '@selfsup/core';
+import { checkNumber, SlotOptimizer, type SlotOptimizerOptions, type StepContext, type StepItem } from './slot-optimizer';
 
 export interface LarsOptions extends SlotOptimizerOptions {
   /** Default 0.9. */
@@ -57,6 +58,20 @@ export class LARS extends SlotOptimizer {
       d = tf.mul(tf.add(g, tf.mul(decay, w)), trust);
     }
     this.momentumStep(w, d, lr, this.momentum, this.nesterov);
+  }
+
+  /** Every variable in one native call where the native kernels are active (same formulas, norms summed in float64). */
+  protected override updateAll(items: StepItem[]): boolean {
+    const out = nativeLarsStep(
+      items.map(({ variable, grad, ctx }) => ({ w: variable, g: grad, buf: this.slot(variable, 'momentum'), lr: ctx.lr, excluded: ctx.excluded })),
+      { momentum: this.momentum, eta: this.eta, weightDecay: this.weightDecay, eps: this.eps, clipTrustRatio: this.clipTrustRatio, nesterov: this.nesterov },
+    );
+    if (!out) return false;
+    items.forEach(({ variable }, k) => {
+      this.slot(variable, 'momentum').assign(out[k][1]);
+      variable.assign(out[k][0]);
+    });
+    return true;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

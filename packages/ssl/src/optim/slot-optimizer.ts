@@ -31,6 +31,13 @@ export interface StepContext {
   excluded: boolean;
 }
 
+/** One variable of an optimizer step. */
+export interface StepItem {
+  variable: tf.Variable;
+  grad: tf.Tensor;
+  ctx: StepContext;
+}
+
 export function checkNumber(cls: string, key: string, value: number, ok: (v: number) => boolean, rule: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
     throw new UserError(`${cls}: ${key} must be ${rule}, got ${String(value)}.`);
@@ -119,6 +126,7 @@ export abstract class SlotOptimizer extends tf.Optimizer {
       ? variableGradients
       : Object.keys(variableGradients).map((name) => ({ name, tensor: variableGradients[name] }));
     const step = this.iterations + 1;
+    const items: StepItem[] = [];
     for (const { name, tensor } of pairs) {
       if (tensor == null) continue; // a variable the loss does not depend on
       const variable = tf.engine().registeredVariables[name];
@@ -127,9 +135,20 @@ export abstract class SlotOptimizer extends tf.Optimizer {
       }
       const excluded = this.exclude(name);
       const lr = this.lrFor ? this.lrFor(name, this.lr) : this.lr;
-      tf.tidy(() => this.update(variable, tensor, { step, lr, excluded }));
+      items.push({ variable, grad: tensor, ctx: { step, lr, excluded } });
+    }
+    if (!tf.tidy(() => this.updateAll(items))) {
+      for (const { variable, grad, ctx } of items) tf.tidy(() => this.update(variable, grad, ctx));
     }
     this.incrementIterations();
+  }
+
+  /**
+   * Updates every variable at once (a native kernel) and returns true, or returns false and
+   * `update` runs per variable. Runs inside a tidy.
+   */
+  protected updateAll(_items: StepItem[]): boolean {
+    return false;
   }
 
   override async getWeights(): Promise<NamedTensorLike[]> {

@@ -12,6 +12,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { originalKernel, replaceWasmKernel, type KernelArgs, type KernelFunc } from './kernel_util';
 import { WASM_TRAINING_KERNELS } from './register';
 import { NATIVE_BATCH_NORM_KERNEL_NAMES } from '../batch_norm';
+import { NATIVE_OPTIMIZER_KERNEL_NAMES } from '../native_optim';
 
 /** The part of the addon the kernels call (see @selfsup/native-cpu's index.d.ts). */
 export interface OneDnnOps {
@@ -19,6 +20,8 @@ export interface OneDnnOps {
   matmul(heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
   /** Training-mode batch norm (kind 0 statistics, 1 forward, 2 backward); absent in older builds. */
   batchNorm?(kind: 0 | 1 | 2, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
+  /** LARS (kind 0) or EMA (kind 1) over many variables; absent in older builds. */
+  optimizerStep?(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
   setThreads(n: number): void;
 }
 
@@ -27,6 +30,7 @@ export const ONEDNN_KERNEL_NAMES = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInpu
 type OneDnnKernelName = (typeof ONEDNN_KERNEL_NAMES)[number];
 
 type BatchNormKernelName = (typeof NATIVE_BATCH_NORM_KERNEL_NAMES)[number];
+type OptimizerKernelName = (typeof NATIVE_OPTIMIZER_KERNEL_NAMES)[number];
 
 /** Calls per kernel since the last reset: on oneDNN, and handed back to the wasm kernels (with the last reason). */
 export interface OneDnnKernelStats {
@@ -41,6 +45,7 @@ interface OneDnnState {
   minMatmulMacs: number;
   matmul: boolean;
   batchNorm: boolean;
+  optimizer: boolean;
   stats: OneDnnKernelStats;
 }
 
@@ -57,7 +62,7 @@ function state(): OneDnnState {
   const g = globalThis as unknown as Record<symbol, OneDnnState | undefined>;
   let s = g[STATE_KEY];
   if (!s) {
-    s = { addon: null, minMatmulMacs: DEFAULT_MIN_MATMUL_MACS, matmul: true, batchNorm: false, stats: { native: {}, fallback: {}, reasons: {} } };
+    s = { addon: null, minMatmulMacs: DEFAULT_MIN_MATMUL_MACS, matmul: true, batchNorm: false, optimizer: false, stats: { native: {}, fallback: {}, reasons: {} } };
     g[STATE_KEY] = s;
   }
   return s;
@@ -84,7 +89,7 @@ function fallback(name: OneDnnKernelName, args: KernelArgs, why: string): tf.Ten
   return f(args);
 }
 
-function counted(name: OneDnnKernelName | BatchNormKernelName): void {
+function counted(name: OneDnnKernelName | BatchNormKernelName | OptimizerKernelName): void {
   const s = state().stats;
   s.native[name] = (s.native[name] ?? 0) + 1;
 }
@@ -359,6 +364,76 @@ const BATCH_NORM_KERNELS: Record<BatchNormKernelName, KernelFunc> = {
   SelfsupBatchNormBackward: batchNormBackward,
 };
 
+// ---- optimizer updates over many variables (../native_optim.ts) -----------------------------
+
+interface LarsAttrs {
+  momentum: number;
+  eta: number;
+  weightDecay: number;
+  eps: number;
+  clipTrustRatio: boolean;
+  nesterov: boolean;
+  lrs: number[];
+  excluded: boolean[];
+}
+
+/** Inputs `${prefix}${k}` for k < count, each float32 and of the size of the first one of its group. */
+function groups(name: string, inputs: Record<string, tf.TensorInfo>, count: number, prefixes: string[]): tf.TensorInfo[][] {
+  const out: tf.TensorInfo[][] = [];
+  for (let k = 0; k < count; k++) {
+    const g = prefixes.map((p) => inputs[`${p}${k}`]);
+    const size = g[0] ? tf.util.sizeFromShape(g[0].shape) : -1;
+    if (g.some((t) => !t || t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== size)) {
+      throw new Error(`${name}: operands ${prefixes.map((p) => p + k).join(', ')} must be float32 tensors of one size`);
+    }
+    out.push(g);
+  }
+  return out;
+}
+
+function runOptimizer(name: OptimizerKernelName, args: KernelArgs, kind: 0 | 1, globals: number[], items: tf.TensorInfo[][], outsPer: number, per: (k: number) => number[]): tf.TensorInfo[] {
+  const s = state();
+  const be = args.backend as BackendWasm;
+  if (!s.addon?.optimizerStep) throw new Error(`${name}: the native kernels are not active`);
+  const outs = items.flatMap((g) => Array.from({ length: outsPer }, () => be.makeOutput(g[0].shape, 'float32')));
+  const vars = new Float64Array(items.length * (1 + (kind === 0 ? 2 : 0) + items[0].length + outsPer));
+  let i = 0;
+  items.forEach((g, k) => {
+    vars[i++] = tf.util.sizeFromShape(g[0].shape);
+    for (const v of per(k)) vars[i++] = v;
+    for (const t of g) vars[i++] = offsetOf(be, t);
+    for (let o = 0; o < outsPer; o++) vars[i++] = offsetOf(be, outs[k * outsPer + o]);
+  });
+  try {
+    s.addon.optimizerStep(kind, heapOf(be), Float64Array.from(globals), vars);
+  } catch (e) {
+    for (const o of outs) be.disposeData(o.dataId);
+    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted(name);
+  return outs;
+}
+
+const larsStep: KernelFunc = (args) => {
+  const a = args.attrs as unknown as LarsAttrs;
+  const items = groups('SelfsupLarsStep', args.inputs as Record<string, tf.TensorInfo>, a.lrs.length, ['w', 'g', 'b']);
+  if (items.length === 0) return [];
+  const globals = [a.momentum, a.eta, a.weightDecay, a.eps, a.clipTrustRatio ? 1 : 0, a.nesterov ? 1 : 0];
+  return runOptimizer('SelfsupLarsStep', args, 0, globals, items, 2, (k) => [a.lrs[k], a.excluded[k] ? 1 : 0]);
+};
+
+const emaStep: KernelFunc = (args) => {
+  const a = args.attrs as unknown as { tau: number; count: number };
+  const items = groups('SelfsupEmaStep', args.inputs as Record<string, tf.TensorInfo>, a.count, ['t', 'o']);
+  if (items.length === 0) return [];
+  return runOptimizer('SelfsupEmaStep', args, 1, [a.tau], items, 1, () => []);
+};
+
+const OPTIMIZER_KERNELS: Record<OptimizerKernelName, KernelFunc> = {
+  SelfsupLarsStep: larsStep,
+  SelfsupEmaStep: emaStep,
+};
+
 export interface OneDnnKernelOptions {
   /** oneDNN (OpenMP) threads; the wasm pool is idle while the addon runs. */
   threads?: number;
@@ -368,6 +443,8 @@ export interface OneDnnKernelOptions {
   minMatmulMacs?: number;
   /** `batchNormTraining` on the addon's kernels (default true where the addon has them). */
   batchNorm?: boolean;
+  /** LARS and EMA updates on the addon's kernels (default true where the addon has them). */
+  optimizer?: boolean;
 }
 
 /**
@@ -379,11 +456,12 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
   if (addon === null) {
     s.addon = null;
     s.batchNorm = false;
+    s.optimizer = false;
     for (const name of ONEDNN_KERNEL_NAMES) {
       const f = WASM_TRAINING_KERNELS[name] ?? originalKernel(name);
       if (f) replaceWasmKernel(name, f);
     }
-    for (const name of NATIVE_BATCH_NORM_KERNEL_NAMES) {
+    for (const name of [...NATIVE_BATCH_NORM_KERNEL_NAMES, ...NATIVE_OPTIMIZER_KERNEL_NAMES]) {
       if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     }
     return [];
@@ -395,8 +473,13 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     if (s.batchNorm) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: BATCH_NORM_KERNELS[name] });
   }
+  s.optimizer = (opts.optimizer ?? true) && typeof addon.optimizerStep === 'function';
+  for (const name of NATIVE_OPTIMIZER_KERNEL_NAMES) {
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    if (s.optimizer) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: OPTIMIZER_KERNELS[name] });
+  }
   if (opts.minMatmulMacs !== undefined) s.minMatmulMacs = opts.minMatmulMacs;
   if (opts.threads !== undefined) addon.setThreads(opts.threads);
   for (const name of ONEDNN_KERNEL_NAMES) replaceWasmKernel(name, ONEDNN_KERNELS[name]);
-  return [...ONEDNN_KERNEL_NAMES, ...(s.batchNorm ? NATIVE_BATCH_NORM_KERNEL_NAMES : [])];
+  return [...ONEDNN_KERNEL_NAMES, ...(s.batchNorm ? NATIVE_BATCH_NORM_KERNEL_NAMES : []), ...(s.optimizer ? NATIVE_OPTIMIZER_KERNEL_NAMES : [])];
 }
