@@ -20,7 +20,7 @@ afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: tru
 const METHODS: Array<{ method: string; loss: Record<string, unknown> | undefined; logs: string[]; buffers: string[] }> = [
   { method: 'simclr', loss: { temperature: 0.2 }, logs: ['z_std'], buffers: [] },
   { method: 'vicreg', loss: { invariance: 25, variance: 25, covariance: 1 }, logs: ['z_std', 'vicreg_inv', 'vicreg_var', 'vicreg_cov'], buffers: [] },
-  { method: 'barlow-twins', loss: { lambda: 5e-3 }, logs: ['z_std', 'bt_on_diag', 'bt_off_diag'], buffers: [] },
+  { method: 'barlow-twins', loss: { lambda: 5e-3, scale: 0.024 }, logs: ['z_std', 'bt_on_diag', 'bt_off_diag'], buffers: [] },
   { method: 'simsiam', loss: undefined, logs: ['z_std'], buffers: [] },
   { method: 'moco', loss: { temperature: 0.2, queueSize: 4096, queueInit: 'empty' }, logs: ['z_std', 'moco_pos', 'moco_neg', 'tau'], buffers: ['queue', 'queue_ptr'] },
 ];
