@@ -485,9 +485,21 @@ napi_value throw_js(napi_env env, const std::string &msg) {
 
 size_t f32(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
 
+// Runs a binding's body; a C++ exception becomes a thrown JS Error (oneDNN's with its status).
+template <class F>
+napi_value guarded(napi_env env, F &&body) {
+  try {
+    return body();
+  } catch (const dnnl::error &e) {
+    return throw_js(env, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
+  } catch (const std::exception &e) {
+    return throw_js(env, e.what());
+  }
+}
+
 // conv(kind, heap, params Int32Array, alpha, aOff, bOff, biasOff, outOff)
 napi_value Conv(napi_env env, napi_callback_info info) {
-  try {
+  return guarded(env, [&]() -> napi_value {
     size_t argc = 8;
     napi_value argv[8];
     NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
@@ -514,16 +526,12 @@ napi_value Conv(napi_env env, napi_callback_info info) {
     if (!a || !b || !out || (kind == FWD && p[17] && !bias)) throw std::runtime_error("missing operand");
     run_conv(kind, p, alpha, a, b, bias, out);
     return nullptr;
-  } catch (const dnnl::error &e) {
-    return throw_js(env, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
-  } catch (const std::exception &e) {
-    return throw_js(env, e.what());
-  }
+  });
 }
 
 // matmul(heap, params Int32Array, alpha, aOff, bOff, biasOff, outOff)
 napi_value Matmul(napi_env env, napi_callback_info info) {
-  try {
+  return guarded(env, [&]() -> napi_value {
     size_t argc = 7;
     napi_value argv[7];
     NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
@@ -544,11 +552,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
     if (!a || !b || !c || (p[7] && !bias)) throw std::runtime_error("missing operand");
     run_matmul(p, alpha, a, b, bias, c);
     return nullptr;
-  } catch (const dnnl::error &e) {
-    return throw_js(env, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
-  } catch (const std::exception &e) {
-    return throw_js(env, e.what());
-  }
+  });
 }
 
 
@@ -559,7 +563,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
 // (oneDNN's batch_normalization primitive was measured too, on [rows, C, 1, 1] nhwc: it picks
 // bnorm_tbb_jit:avx2 here and was 1.3–20× slower than these loops; docs/performance.md.)
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
-  try {
+  return guarded(env, [&]() -> napi_value {
     size_t argc = 6;
     napi_value argv[6];
     NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
@@ -600,11 +604,7 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
       default: bn_backward(F(0), F(1), rows, c, eps, F(2), F(3), F(4), F(5), F(6), F(7)); break;
     }
     return nullptr;
-  } catch (const dnnl::error &e) {
-    return throw_js(env, std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
-  } catch (const std::exception &e) {
-    return throw_js(env, e.what());
-  }
+  });
 }
 
 
@@ -613,7 +613,7 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
 //                per variable 8 numbers: size, lr, excluded, w, g, buf, wOut, bufOut (byte offsets)
 //   kind 1 EMA:  globals = τ; per variable 4 numbers: size, target, online, out
 napi_value OptimizerStep(napi_env env, napi_callback_info info) {
-  try {
+  return guarded(env, [&]() -> napi_value {
     size_t argc = 4;
     napi_value argv[4];
     NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
@@ -675,14 +675,12 @@ napi_value OptimizerStep(napi_env env, napi_callback_info info) {
       for (size_t k = 0; k < nv; k += 4) ema_apply(ptr[k + 1], ptr[k + 2], static_cast<int64_t>(v[k]), tau, one_minus, ptr[k + 3]);
     }
     return nullptr;
-  } catch (const std::exception &e) {
-    return throw_js(env, e.what());
-  }
+  });
 }
 
 // implInfo(kind, params[, alpha]) → the oneDNN implementation a shape runs on ("brg:avx512_core", ...)
 napi_value ImplInfo(napi_env env, napi_callback_info info) {
-  try {
+  return guarded(env, [&]() -> napi_value {
     size_t argc = 3;
     napi_value argv[3];
     NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
@@ -699,11 +697,7 @@ napi_value ImplInfo(napi_env env, napi_callback_info info) {
     napi_value out;
     NAPI_OK(napi_create_string_utf8(env, impl.c_str(), impl.size(), &out));
     return out;
-  } catch (const dnnl::error &e) {
-    return throw_js(env, std::string("oneDNN: ") + e.what());
-  } catch (const std::exception &e) {
-    return throw_js(env, e.what());
-  }
+  });
 }
 
 const char *isa_name(dnnl::cpu_isa isa) {
@@ -737,7 +731,7 @@ napi_value num(napi_env env, double d) {
 
 // info() → { dnnlVersion, cpuRuntime, isa, threads, cachedPrimitives }
 napi_value Info(napi_env env, napi_callback_info) {
-  try {
+  return guarded(env, [&]() -> napi_value {
     const dnnl_version_t *v = dnnl_version();
     napi_value obj;
     NAPI_OK(napi_create_object(env, &obj));
@@ -750,9 +744,7 @@ napi_value Info(napi_env env, napi_callback_info) {
     set_prop(env, obj, "threads", num(env, omp_get_max_threads()));
     set_prop(env, obj, "cachedPrimitives", num(env, static_cast<double>(conv_cache.size() + matmul_cache.size())));
     return obj;
-  } catch (const std::exception &e) {
-    return throw_js(env, e.what());
-  }
+  });
 }
 
 // setThreads(n): OpenMP threads for the calls that follow (from this, the JS, thread)

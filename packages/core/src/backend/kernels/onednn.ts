@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { originalKernel, replaceWasmKernel, type KernelArgs, type KernelFunc } from './kernel_util';
+import type { NativeLarsSettings } from '../native_optim';
 import { WASM_TRAINING_KERNELS } from './register';
 import { NATIVE_BATCH_NORM_KERNEL_NAMES } from '../batch_norm';
 import { NATIVE_OPTIMIZER_KERNEL_NAMES } from '../native_optim';
@@ -366,13 +367,8 @@ const BATCH_NORM_KERNELS: Record<BatchNormKernelName, KernelFunc> = {
 
 // ---- optimizer updates over many variables (../native_optim.ts) -----------------------------
 
-interface LarsAttrs {
-  momentum: number;
-  eta: number;
-  weightDecay: number;
-  eps: number;
-  clipTrustRatio: boolean;
-  nesterov: boolean;
+/** The kernel's attributes: the shared LARS settings, then per variable its LR and exclusion. */
+interface LarsAttrs extends NativeLarsSettings {
   lrs: number[];
   excluded: boolean[];
 }
