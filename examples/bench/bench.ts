@@ -31,6 +31,36 @@ function arg(name: string, fallback: string): string {
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
 
+const VALUE_FLAGS = ['threads', 'batch', 'steps', 'kernel-batch', 'only', 'byol', 'widths', 'inputs', 'stock', 'native-kernels', 'native-extras', 'native-optimizer'];
+const BARE_FLAGS = ['no-overhead', 'profile', 'compare-torch', 'json-only', 'baseline'];
+const USAGE = `usage: node examples/dist/bench/bench.js [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray]
+         [--compare-torch] [--native-kernels on|off|both] [--native-extras on|off|both|off,on] [--native-optimizer off]
+         [--threads N] [--batch 128] [--steps 3] [--kernel-batch 32] [--widths 64,32] [--inputs 32x32x3,28x28x1]
+         [--profile] [--no-overhead] [--json-only] [--baseline] [--stock FusedBatchNorm,Pow,GatherV2]
+(the options are described at the top of examples/bench/bench.ts)`;
+
+/** --help prints the usage; an unknown flag, or one missing its value, is refused (exit 2) before anything runs. */
+function checkFlags(argv: readonly string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    if (name !== undefined && VALUE_FLAGS.includes(name)) {
+      if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) {
+        console.error(`bench: --${name} needs a value\n${USAGE}`);
+        process.exit(2);
+      }
+      i++;
+    } else if (name === undefined || !BARE_FLAGS.includes(name)) {
+      console.error(`bench: unknown argument ${a}\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+}
+
 const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function table(rows: Record<string, unknown>[], cols: string[]): string {
@@ -41,6 +71,7 @@ function table(rows: Record<string, unknown>[], cols: string[]): string {
 }
 
 async function main(): Promise<void> {
+  checkFlags(process.argv.slice(2));
   const threads = Number(arg('threads', String(os.cpus().length)));
   const batch = Number(arg('batch', '128'));
   const steps = Number(arg('steps', '3'));
