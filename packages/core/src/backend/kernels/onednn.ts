@@ -98,6 +98,21 @@ function counted(name: OneDnnKernelName | BatchNormKernelName | OptimizerKernelN
 const heapOf = (be: BackendWasm) => (be.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
 const offsetOf = (be: BackendWasm, t: tf.TensorInfo) => be.getMemoryOffset(t.dataId);
 
+/**
+ * Runs an addon call that fills `outs` (no fallback: the batch-norm and optimizer kernels have
+ * none); if it throws, the outputs are freed and the error names the kernel.
+ */
+function writeOutputs(name: BatchNormKernelName | OptimizerKernelName, be: BackendWasm, outs: tf.TensorInfo[], call: () => void): tf.TensorInfo[] {
+  try {
+    call();
+  } catch (e) {
+    for (const o of outs) be.disposeData(o.dataId);
+    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted(name);
+  return outs;
+}
+
 // ---- convolutions ----------------------------------------------------------------
 
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -330,14 +345,9 @@ function runBatchNorm(
   [...inputs, ...outs].forEach((t, i) => {
     bnOffsets[i] = t ? offsetOf(be, t) : -1;
   });
-  try {
-    s.addon.batchNorm(kind, heapOf(be), rows, c, (args.attrs as unknown as BatchNormAttrs | undefined)?.epsilon ?? 0, bnOffsets);
-  } catch (e) {
-    for (const o of outs) be.disposeData(o.dataId);
-    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  counted(name);
-  return outs;
+  return writeOutputs(name, be, outs, () =>
+    s.addon!.batchNorm!(kind, heapOf(be), rows, c, (args.attrs as unknown as BatchNormAttrs | undefined)?.epsilon ?? 0, bnOffsets),
+  );
 }
 
 const batchNormStats: KernelFunc = (args) => {
@@ -400,14 +410,7 @@ function runOptimizer(name: OptimizerKernelName, args: KernelArgs, kind: 0 | 1, 
     for (const t of g) vars[i++] = offsetOf(be, t);
     for (let o = 0; o < outsPer; o++) vars[i++] = offsetOf(be, outs[k * outsPer + o]);
   });
-  try {
-    s.addon.optimizerStep(kind, heapOf(be), Float64Array.from(globals), vars);
-  } catch (e) {
-    for (const o of outs) be.disposeData(o.dataId);
-    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  counted(name);
-  return outs;
+  return writeOutputs(name, be, outs, () => s.addon!.optimizerStep!(kind, heapOf(be), Float64Array.from(globals), vars));
 }
 
 const larsStep: KernelFunc = (args) => {
