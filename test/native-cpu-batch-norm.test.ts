@@ -117,6 +117,37 @@ describe.skipIf(native.skipReason !== undefined)('native batch norm (@selfsup/na
     expect(nativeBatchNormActive()).toBe(true);
   });
 
+  it('the moving statistics\' update in the statistics call: tf.layers\' float32 rounding, bit for bit', () => {
+    const fr = Math.fround;
+    for (const [shape, momentum] of [[[4, 5, 5, 6], 0.99], [[3, 17], 0.9], [[2, 8, 8, 64], 0.1]] as [number[], number][]) {
+      const c = shape[shape.length - 1];
+      const x = seeded(shape, 61, 2, 0.5);
+      const mm = seeded([c], 62, 0.3, 0.1) as tf.Tensor1D;
+      const mv = seeded([c], 63, 0.2, 1) as tf.Tensor1D;
+      const g = seeded([c], 64, 0.5, 1) as tf.Tensor1D;
+      const b = seeded([c], 65, 0.5) as tf.Tensor1D;
+      oneDnnKernelStats(true);
+      const r = batchNormTraining(x, g, b, EPS, { mean: mm, variance: mv, momentum });
+      const plain = batchNormTraining(x, g, b, EPS);
+      const st = oneDnnKernelStats(true);
+      expect(st.native.SelfsupBatchNormStats, JSON.stringify(st)).toBe(2);
+      const f = fr(1 - momentum);
+      const [m, v, m0, v0] = [r.mean, r.variance, mm, mv].map((t) => Float32Array.from(t.dataSync()));
+      const ref = (old: Float32Array, val: Float32Array) => old.map((o, i) => fr(o - fr(fr(o - val[i]) * f)));
+      expect(Array.from(r.movingMean!.dataSync())).toEqual(Array.from(ref(m0, m)));
+      expect(Array.from(r.movingVariance!.dataSync())).toEqual(Array.from(ref(v0, v)));
+      // the batch statistics and y are those of the call without moving statistics
+      expect(Array.from(m)).toEqual(Array.from(plain.mean.dataSync()));
+      expect(Array.from(r.y.dataSync())).toEqual(Array.from(plain.y.dataSync()));
+      tf.dispose([x, mm, mv, g, b, r.y, r.mean, r.variance, r.movingMean!, r.movingVariance!, plain.y, plain.mean, plain.variance]);
+    }
+    const x = seeded([2, 3], 1);
+    const one = tf.ones([3]) as tf.Tensor1D;
+    expect(() => tf.engine().runKernel('SelfsupBatchNormStats', { x, movingMean: one })).toThrow('movingMean, movingVariance and the attr momentum go together');
+    expect(() => batchNormTraining(x, one, one, EPS, { mean: tf.ones([2]) as tf.Tensor1D, variance: one, momentum: 0.9 })).toThrow('moving statistics [2] and [3] do not match x [2,3]');
+    tf.dispose([x, one]);
+  });
+
   it('an addon that throws: an error naming the kernel, and no heap tensor left behind', () => {
     const be = tf.backend() as unknown as { numDataIds(): number };
     const failing = { conv: addon!.conv, matmul: addon!.matmul, setThreads: addon!.setThreads, batchNorm: () => { throw new Error('boom'); } };

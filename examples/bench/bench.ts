@@ -6,9 +6,10 @@
 //        [--stock FusedBatchNorm,Pow,GatherV2]   (put back these stock wasm kernels, for A/B runs)
 //        [--native-kernels on|off|both]   (oneDNN kernels of @selfsup/native-cpu under wasm; default
 //                                          both where the addon loads: every section once per kernel set)
-//        [--native-extras on|off|both|off,on]   (with the native kernels, also batch norm and the
-//                                          LARS/EMA updates on the addon's loops; both: the native set twice,
-//                                          `native` then `native-conv-only`, the set before those kernels)
+//        [--native-extras on|off|both|off,on|no-relu-pad,on]   (with the native kernels, also batch norm,
+//                                          the LARS/EMA updates, ReLU and padding on the addon's loops; both: the
+//                                          native set twice, `native` then `native-conv-only`, the set before those
+//                                          kernels; no-relu-pad: `native-no-relu-pad`, all but ReLU and PadV2)
 //        [--native-optimizer off]   (the native sets without the LARS/EMA kernels, for attribution)
 // Default (about a minute on 2 cores): conv kernels, the GEMM/conv ceiling, and the BYOL
 // main-job step with its framework overhead. `--only byol` runs just the BYOL part;
@@ -34,7 +35,7 @@ const flag = (name: string) => process.argv.includes(`--${name}`);
 const VALUE_FLAGS = ['threads', 'batch', 'steps', 'kernel-batch', 'only', 'byol', 'widths', 'inputs', 'stock', 'native-kernels', 'native-extras', 'native-optimizer'];
 const BARE_FLAGS = ['no-overhead', 'profile', 'compare-torch', 'json-only', 'baseline'];
 const USAGE = `usage: node examples/dist/bench/bench.js [--only kernels,ceiling,train,byol] [--byol main,r18-w0.5,r18-w0.5-gray,r18-w1,r18-w1-gray]
-         [--compare-torch] [--native-kernels on|off|both] [--native-extras on|off|both|off,on] [--native-optimizer off]
+         [--compare-torch] [--native-kernels on|off|both] [--native-extras on|off|both|off,on|no-relu-pad,on] [--native-optimizer off]
          [--threads N] [--batch 128] [--steps 3] [--kernel-batch 32] [--widths 64,32] [--inputs 32x32x3,28x28x1]
          [--profile] [--no-overhead] [--json-only] [--baseline] [--stock FusedBatchNorm,Pow,GatherV2]
 (the options are described at the top of examples/bench/bench.ts)`;
@@ -91,13 +92,13 @@ async function main(): Promise<void> {
   const addon = defaultNativeCpuLoader();
   const extrasArg = arg('native-extras', 'on');
   const extrasList = (extrasArg === 'both' ? 'on,off' : extrasArg).split(',');
-  if (!extrasList.every((v) => v === 'on' || v === 'off') || new Set(extrasList).size !== extrasList.length) {
-    throw new Error(`--native-extras must be on, off, both (= on,off) or off,on, got "${extrasArg}"`);
+  if (!extrasList.every((v) => v === 'on' || v === 'off' || v === 'no-relu-pad') || new Set(extrasList).size !== extrasList.length) {
+    throw new Error(`--native-extras must be a list of on, no-relu-pad and off (or both = on,off), got "${extrasArg}"`);
   }
   const nativeOptimizer = arg('native-optimizer', 'on') !== 'off';
-  type KernelSet = 'on' | 'on-conv-only' | 'off';
-  // the native set with and/or without its batch-norm and optimizer kernels, in that order
-  const nativeSets: KernelSet[] = extrasList.map((v) => (v === 'on' ? 'on' : 'on-conv-only'));
+  type KernelSet = 'on' | 'on-no-relu-pad' | 'on-conv-only' | 'off';
+  // the native set with and/or without its batch-norm, optimizer, ReLU and pad kernels, in that order
+  const nativeSets: KernelSet[] = extrasList.map((v) => (v === 'on' ? 'on' : v === 'no-relu-pad' ? 'on-no-relu-pad' : 'on-conv-only'));
   let sets: KernelSet[] = nativeArg === 'both' ? [...nativeSets, 'off'] : nativeArg === 'on' ? nativeSets : ['off'];
   if (nativeArg === 'both' && !addon.ok) {
     say(`--native-kernels both: ${addon.reason}; measuring the wasm kernels only`);
@@ -109,8 +110,9 @@ async function main(): Promise<void> {
   const use = async (set: KernelSet): Promise<BackendInfo> => {
     const selected = await selectBackend('auto', { threads, nativeKernels: set === 'off' ? 'off' : 'on', log: say });
     // (selectBackend keeps a selection that did not change: the extras are applied here each time)
-    if (set !== 'off' && addon.ok) setOneDnnKernels(addon.addon, { batchNorm: set === 'on', optimizer: set === 'on' && nativeOptimizer });
-    setLabel.set(selected, set === 'on-conv-only' ? 'native-conv-only' : selected.nativeKernels ? 'native' : selected.name);
+    const extras = set === 'on' || set === 'on-no-relu-pad';
+    if (set !== 'off' && addon.ok) setOneDnnKernels(addon.addon, { batchNorm: extras, optimizer: extras && nativeOptimizer, elementwise: set === 'on' });
+    setLabel.set(selected, set === 'on-conv-only' ? 'native-conv-only' : set === 'on-no-relu-pad' ? 'native-no-relu-pad' : selected.nativeKernels ? 'native' : selected.name);
     baseline = flag('baseline') ? useBaselineKernels() : [];
     const stockNames = arg('stock', '');
     if (stockNames) baseline.push(...useStockKernels(stockNames.split(',')));

@@ -31,9 +31,11 @@ export interface NativeCpuAddon {
    * rows × c elements (plain loops, float64 sums). offsets (byte offsets, −1 = none) by kind:
    * 0 statistics: x, mean, variance (biased); 1 forward: x, mean, variance, γ, β, y (γ, β may be
    * −1: 1 and 0); 2 backward: dy, x, mean, variance, γ, dx, dγ, dβ (the statistics
-   * differentiated through, as for the batch's own statistics).
+   * differentiated through, as for the batch's own statistics); 3 statistics and the moving
+   * statistics' update (epsilon = the layer's momentum m): x, movingMean, movingVariance, mean,
+   * variance, movingMean′, movingVariance′ with v′ = v − (v − batch value)·(1 − m) in float32.
    */
-  batchNorm(kind: 0 | 1 | 2, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
+  batchNorm(kind: 0 | 1 | 2 | 3, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
   /**
    * Optimizer updates over many variables, each variable's results written to outputs (never
    * in place). kind 0, LARS: globals = momentum, eta, weightDecay, eps, clipTrustRatio,
@@ -42,6 +44,17 @@ export interface NativeCpuAddon {
    * target, online, out.
    */
   optimizerStep(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
+  /**
+   * ReLU over n float32 elements (plain loops, threaded above 32k elements, tfjs's values bit
+   * for bit): kind 0 forward (a = x → out = y), kind 1 gradient (a = dy, b = x → out = dx =
+   * dy·step(x)). b = −1 for kind 0.
+   */
+  relu(kind: 0 | 1, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
+  /**
+   * Constant padding of a 4-D float32 tensor. params: n, h, w, c, then before and after for
+   * each of the four axes (all ≥ 0); out has the padded shape.
+   */
+  pad(heap: Uint8Array, params: Int32Array, value: number, x: number, out: number): void;
   /** The oneDNN implementation for a shape (kind 3 = matmul). */
   implInfo(kind: 0 | 1 | 2 | 3, params: Int32Array, alpha?: number): string;
   info(): NativeCpuInfo;

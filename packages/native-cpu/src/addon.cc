@@ -342,6 +342,19 @@ void bn_stats(const float *x, int64_t rows, int c, float *mean, float *var) {
   }
 }
 
+// The moving statistics' update as tf.layers writes it, v − (v − value)·f with f = 1 − momentum,
+// rounded as the three float32 ops are (no fused multiply-add).
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+void bn_moving(const float *value, const float *v, int c, float f, float *out) {
+  for (int ch = 0; ch < c; ch++) {
+    volatile float d = v[ch] - value[ch];
+    volatile float m = d * f;
+    out[ch] = v[ch] - m;
+  }
+}
+
 // y = (x − mean)·γ/√(var + ε) + β
 void bn_forward(const float *x, int64_t rows, int c, float eps, const float *mean, const float *var, const float *gamma,
                 const float *beta, float *y) {
@@ -427,6 +440,86 @@ BN_CLONES void lars_apply(const float *__restrict w, const float *__restrict g, 
 BN_CLONES void ema_apply(const float *__restrict t, const float *__restrict o, int64_t n, float tau, float one_minus,
                          float *__restrict out) {
   for (int64_t i = 0; i < n; i++) out[i] = t[i] * tau + o[i] * one_minus;
+}
+
+
+// ---- ReLU, its gradient, constant padding -----------------------------------------------
+// The wasm backend runs these as single-threaded scalar loops (ReLU's gradient as three ops:
+// Step, Cast, Multiply); at the main job's widths a step makes ~40 ReLU calls over up to 1.6M
+// floats. Same values as tfjs's kernels, bit for bit (tests compare them).
+
+// y = max(x, 0) as tfjs-wasm has it (XNNPACK's clamp: −0 → +0, NaN stays NaN)
+BN_CLONES void relu_range(const float *__restrict x, int64_t lo, int64_t hi, float *__restrict y) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float v = x[i];
+    y[i] = v > 0.f ? v : (v != v ? v : 0.f);
+  }
+}
+
+// dx = dy · step(x), step(x) = x > 0 ? 1 : (x is NaN ? NaN : 0) — tfjs's mul(dy, cast(step(x)))
+BN_CLONES void relu_grad_range(const float *__restrict dy, const float *__restrict x, int64_t lo, int64_t hi,
+                               float *__restrict dx) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float v = x[i];
+    dx[i] = dy[i] * (v > 0.f ? 1.f : (v != v ? v : 0.f));
+  }
+}
+
+// f(lo, hi) over [0, n) split among the threads at multiples of 16 elements (64 bytes)
+template <typename F>
+void ew_parallel(int64_t n, F f) {
+  const int threads = bn_threads(n);
+  if (threads <= 1) {
+    f(0, n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t lo = (n * t / nt) & ~int64_t{15};
+    const int64_t hi = t + 1 == nt ? n : (n * (t + 1) / nt) & ~int64_t{15};
+    f(lo, hi);
+  }
+}
+
+// Constant padding of a 4-D float32 tensor: p = n, h, w, c, then (before, after) per axis.
+void pad4(const float *x, const int32_t *p, float value, float *y) {
+  const int64_t n = p[0], h = p[1], w = p[2], c = p[3];
+  const int64_t H = h + p[6] + p[7], W = w + p[8] + p[9], C = c + p[10] + p[11];
+  const int64_t rows = (n + p[4] + p[5]) * H, row = W * C;
+  auto body = [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
+      float *o = y + r * row;
+      const int64_t in = r / H - p[4], ih = r % H - p[6];
+      if (in < 0 || in >= n || ih < 0 || ih >= h) {
+        std::fill(o, o + row, value);
+        continue;
+      }
+      const float *xi = x + (in * h + ih) * w * c;
+      std::fill(o, o + p[8] * C, value);
+      float *q = o + p[8] * C;
+      if (C == c) {
+        std::memcpy(q, xi, static_cast<size_t>(w * c) * sizeof(float));
+      } else {
+        for (int64_t iw = 0; iw < w; iw++, q += C) {
+          std::fill(q, q + p[10], value);
+          std::memcpy(q + p[10], xi + iw * c, static_cast<size_t>(c) * sizeof(float));
+          std::fill(q + p[10] + c, q + C, value);
+        }
+      }
+      std::fill(o + (p[8] + w) * C, o + row, value);
+    }
+  };
+  const int threads = bn_threads(rows * row);
+  if (threads <= 1 || rows < 2) {
+    body(0, rows);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    body(rows * t / nt, rows * (t + 1) / nt);
+  }
 }
 
 // ---- Node-API glue -------------------------------------------------------------------
@@ -560,6 +653,8 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
 //   0 stats:    x, mean, var
 //   1 forward:  x, mean, var, γ, β, y            (γ, β may be −1: 1 and 0)
 //   2 backward: dy, x, mean, var, γ, dx, dγ, dβ
+//   3 stats and the moving statistics' update: x, movingMean, movingVar, mean, var, movingMean′,
+//     movingVar′, with eps = the layer's momentum (v′ = v − (v − batch value)·(1 − momentum))
 // (oneDNN's batch_normalization primitive was measured too, on [rows, C, 1, 1] nhwc: it picks
 // bnorm_tbb_jit:avx2 here and was 1.3–20× slower than these loops; docs/performance.md.)
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
@@ -570,14 +665,15 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     if (argc < 6) throw std::runtime_error("batchNorm takes 6 arguments");
     int32_t kind;
     NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
-    if (kind < 0 || kind > 2) throw std::runtime_error("unknown batchNorm kind");
+    if (kind < 0 || kind > 3) throw std::runtime_error("unknown batchNorm kind");
     Heap h = heap_of(env, argv[1]);
     const double rows_d = number_of(env, argv[2]), c_d = number_of(env, argv[3]);
     if (!(rows_d >= 1) || !(c_d >= 1) || rows_d > 9.0e15 || c_d > 1 << 24 || rows_d != static_cast<int64_t>(rows_d) || c_d != static_cast<int>(c_d))
       throw std::runtime_error("batchNorm: rows and channels must be positive integers");
     const int64_t rows = static_cast<int64_t>(rows_d);
     const int c = static_cast<int>(c_d);
-    const float eps = static_cast<float>(number_of(env, argv[4]));
+    const double scalar = number_of(env, argv[4]);
+    const float eps = static_cast<float>(scalar);
     napi_typedarray_type type;
     size_t len, boff;
     void *data;
@@ -587,7 +683,7 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     const double *off = static_cast<const double *>(data);
     const size_t big = f32(rows * c), small = f32(c);
     // operand sizes by kind (B = a [rows, C] tensor, S = a [C] one)
-    static const char *const layout[] = {"BSS", "BSSSSB", "BBSSSBSS"};
+    static const char *const layout[] = {"BSS", "BSSSSB", "BBSSSBSS", "BSSSSSS"};
     const char *l = layout[kind];
     const size_t nops = std::strlen(l);
     if (len < nops) throw std::runtime_error("batchNorm: too few offsets");
@@ -601,6 +697,11 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     switch (kind) {
       case 0: bn_stats(F(0), rows, c, F(1), F(2)); break;
       case 1: bn_forward(F(0), rows, c, eps, F(1), F(2), F(3), F(4), F(5)); break;
+      case 3:
+        bn_stats(F(0), rows, c, F(3), F(4));
+        bn_moving(F(3), F(1), c, static_cast<float>(1.0 - scalar), F(5));
+        bn_moving(F(4), F(2), c, static_cast<float>(1.0 - scalar), F(6));
+        break;
       default: bn_backward(F(0), F(1), rows, c, eps, F(2), F(3), F(4), F(5), F(6), F(7)); break;
     }
     return nullptr;
@@ -674,6 +775,54 @@ napi_value OptimizerStep(napi_env env, napi_callback_info info) {
       const float tau = static_cast<float>(gl[0]), one_minus = static_cast<float>(1 - gl[0]);
       for (size_t k = 0; k < nv; k += 4) ema_apply(ptr[k + 1], ptr[k + 2], static_cast<int64_t>(v[k]), tau, one_minus, ptr[k + 3]);
     }
+    return nullptr;
+  });
+}
+
+
+// relu(kind, heap, n, aOff, bOff, outOff): kind 0 forward (a = x), 1 gradient (a = dy, b = x)
+napi_value Relu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    size_t argc = 6;
+    napi_value argv[6];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    if (argc < 6) throw std::runtime_error("relu takes 6 arguments");
+    int32_t kind;
+    NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
+    if (kind != 0 && kind != 1) throw std::runtime_error("unknown relu kind");
+    Heap h = heap_of(env, argv[1]);
+    const double nd = number_of(env, argv[2]);
+    if (!(nd >= 0) || nd > 9.0e15 || nd != static_cast<int64_t>(nd)) throw std::runtime_error("relu: bad size");
+    const int64_t n = static_cast<int64_t>(nd);
+    const float *a = reinterpret_cast<const float *>(at(h, number_of(env, argv[3]), f32(n)));
+    const float *b = kind == 1 ? reinterpret_cast<const float *>(at(h, number_of(env, argv[4]), f32(n))) : nullptr;
+    float *out = reinterpret_cast<float *>(at(h, number_of(env, argv[5]), f32(n)));
+    if (!a || !out || (kind == 1 && !b)) throw std::runtime_error("relu: missing operand");
+    if (kind == 0) ew_parallel(n, [&](int64_t lo, int64_t hi) { relu_range(a, lo, hi, out); });
+    else ew_parallel(n, [&](int64_t lo, int64_t hi) { relu_grad_range(a, b, lo, hi, out); });
+    return nullptr;
+  });
+}
+
+// pad(heap, params Int32Array: n, h, w, c, then before/after per axis (8), value, xOff, outOff)
+napi_value Pad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    size_t argc = 5;
+    napi_value argv[5];
+    NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    if (argc < 5) throw std::runtime_error("pad takes 5 arguments");
+    Heap h = heap_of(env, argv[0]);
+    const int32_t *p = params_of(env, argv[1], 12);
+    for (int i = 0; i < 12; i++) {
+      if (p[i] < 0) throw std::runtime_error("pad: negative size or padding");
+    }
+    const float value = static_cast<float>(number_of(env, argv[2]));
+    const int64_t in = int64_t{p[0]} * p[1] * p[2] * p[3];
+    const int64_t out = (int64_t{p[0]} + p[4] + p[5]) * (int64_t{p[1]} + p[6] + p[7]) * (int64_t{p[2]} + p[8] + p[9]) * (int64_t{p[3]} + p[10] + p[11]);
+    const float *x = reinterpret_cast<const float *>(at(h, number_of(env, argv[3]), f32(in)));
+    float *y = reinterpret_cast<float *>(at(h, number_of(env, argv[4]), f32(out)));
+    if (!x || !y) throw std::runtime_error("pad: missing operand");
+    pad4(x, p, value, y);
     return nullptr;
   });
 }
@@ -770,6 +919,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"optimizerStep", nullptr, OptimizerStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pad", nullptr, Pad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"implInfo", nullptr, ImplInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * Kernels of the native batch norm, registered for wasm only while the native kernels are
- * active: statistics (x → mean, variance), forward (x, mean, variance, γ, β → y; attr
+ * active: statistics (x → mean, variance; with movingMean, movingVariance and attr momentum
+ * also their updated values), forward (x, mean, variance, γ, β → y; attr
  * epsilon) and backward (dy, x, mean, variance, γ → dx, dγ, dβ; attr epsilon).
  */
 export const NATIVE_BATCH_NORM_KERNEL_NAMES = ['SelfsupBatchNormStats', 'SelfsupBatchNormForward', 'SelfsupBatchNormBackward'] as const;
@@ -28,7 +29,20 @@ export interface BatchNormTrainingResult {
   /** Batch mean and (biased) variance per channel, as tf.moments gives them; no gradient. */
   mean: tf.Tensor1D;
   variance: tf.Tensor1D;
+  /** With `moving`: the updated moving statistics, v − (v − batch value)·(1 − momentum). */
+  movingMean?: tf.Tensor1D;
+  movingVariance?: tf.Tensor1D;
 }
+
+/** A layer's moving statistics, to update from the batch's (as tf.layers' BatchNormalization does). */
+export interface MovingStatistics {
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  momentum: number;
+}
+
+/** tf.layers' update of a moving statistic, op for op: v − (v − value)·(1 − momentum). */
+const movingUpdate = (v: tf.Tensor1D, value: tf.Tensor1D, momentum: number) => tf.sub(v, tf.mul(tf.sub(v, value), 1 - momentum)) as tf.Tensor1D;
 
 /** Σ over every axis but the last, as [C]. */
 const channelSum = (t: tf.Tensor) => tf.sum(t, [...Array(t.rank - 1).keys()]) as tf.Tensor1D;
@@ -40,13 +54,17 @@ const channelSum = (t: tf.Tensor) => tf.sum(t, [...Array(t.rank - 1).keys()]) as
  *   dβ = Σ dy,  dγ = Σ dy·x̂ = r·(Σ dy·x − μ·Σ dy),  r = 1/√(var + ε),  R = rows
  *   dx = a·dy + b·x + c,  a = γ·r,  b = −a·r·dγ/R,  c = −a·dβ/R − b·μ
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): BatchNormTrainingResult {
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, moving?: MovingStatistics): BatchNormTrainingResult {
   const c = x.shape[x.rank - 1];
   if (x.rank < 2 || gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new Error(`batchNormTraining: expected x [..., C] with γ and β [C], got x [${x.shape}], γ [${gamma.shape}], β [${beta.shape}]`);
   }
-  if (x.dtype === 'float32' && x.size > 0 && gamma.dtype === 'float32' && beta.dtype === 'float32' && nativeBatchNormActive()) {
-    return nativeBatchNormTraining(x, gamma, beta, epsilon);
+  if (moving && (moving.mean.shape[0] !== c || moving.variance.shape[0] !== c)) {
+    throw new Error(`batchNormTraining: moving statistics [${moving.mean.shape}] and [${moving.variance.shape}] do not match x [${x.shape}]`);
+  }
+  const f32 = (t: tf.Tensor) => t.dtype === 'float32';
+  if (f32(x) && x.size > 0 && f32(gamma) && f32(beta) && (!moving || (f32(moving.mean) && f32(moving.variance))) && nativeBatchNormActive()) {
+    return nativeBatchNormTraining(x, gamma, beta, epsilon, moving);
   }
   const rows = x.size / c;
   const axes = [...Array(x.rank - 1).keys()];
@@ -80,15 +98,22 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
     };
   });
   const y = op(x, gamma, beta) as tf.Tensor;
-  return { y, mean, variance };
+  if (!moving) return { y, mean, variance };
+  return { y, mean, variance, movingMean: movingUpdate(moving.mean, mean, moving.momentum), movingVariance: movingUpdate(moving.variance, variance, moving.momentum) };
 }
 
-/** The same on the native kernels: the same formulas, sums in float64. */
-function nativeBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): BatchNormTrainingResult {
+/**
+ * The same on the native kernels: the same formulas, sums in float64; the moving statistics'
+ * update (same float32 rounding as the tf ops) happens in the statistics call.
+ */
+function nativeBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, moving?: MovingStatistics): BatchNormTrainingResult {
   const engine = tf.engine();
   // Not on the gradient path to any loss (the custom gradient accounts for the statistics);
   // the kernel has no gradient of its own.
-  const [mean, variance] = engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[0], { x }) as tf.Tensor1D[];
+  const stats = moving
+    ? (engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[0], { x, movingMean: moving.mean, movingVariance: moving.variance }, { momentum: moving.momentum } as unknown as tf.NamedAttrMap) as tf.Tensor1D[])
+    : (engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[0], { x }) as tf.Tensor1D[]);
+  const [mean, variance] = stats;
   const attrs = { epsilon } as unknown as tf.NamedAttrMap;
   const op = tf.customGrad((xi, g, b, save) => {
     (save as tf.GradSaveFunc)([xi as tf.Tensor, g as tf.Tensor, mean, variance]);
@@ -101,5 +126,5 @@ function nativeBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tens
     };
   });
   const y = op(x, gamma, beta) as tf.Tensor;
-  return { y, mean, variance };
+  return moving ? { y, mean, variance, movingMean: stats[2], movingVariance: stats[3] } : { y, mean, variance };
 }

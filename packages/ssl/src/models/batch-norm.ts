@@ -40,14 +40,12 @@ export class TrainingBatchNormalization extends StandardBatchNormalization {
       return super.call(inputs, kwargs);
     }
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(x, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon);
-      // the standard layer's update, op for op: v ← v − (v − value)·(1 − momentum)
-      for (const [v, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
-        tf.tidy(() => {
-          const orig = v.read();
-          v.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - self.momentum)));
-        });
-      }
+      // the standard layer's update of the moving statistics, with its rounding:
+      // v ← v − (v − value)·(1 − momentum) (in the statistics call on the native kernels)
+      const moving = { mean: self.movingMean.read() as tf.Tensor1D, variance: self.movingVariance.read() as tf.Tensor1D, momentum: self.momentum };
+      const { y, movingMean, movingVariance } = batchNormTraining(x, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon, moving);
+      self.movingMean.write(movingMean!);
+      self.movingVariance.write(movingVariance!);
       return y;
     });
   }

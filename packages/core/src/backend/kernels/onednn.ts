@@ -1,5 +1,5 @@
 // Convolutions and matrix products on oneDNN (@selfsup/native-cpu), and the addon's
-// training-mode batch norm, for tensors that stay in
+// training-mode batch norm, optimizer updates, ReLU (and its gradient) and padding, for tensors that stay in
 // the wasm backend's heap: the addon gets the heap and the tensors' byte offsets, and writes
 // the output into a tensor the wasm backend allocated. Nothing is copied and everything else
 // in a step stays on wasm. What the addon does not cover (NCHW, other dtypes, PReLU, empty
@@ -20,15 +20,26 @@ export interface OneDnnOps {
   conv(kind: 0 | 1 | 2, heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
   matmul(heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
   /** Training-mode batch norm (kind 0 statistics, 1 forward, 2 backward); absent in older builds. */
-  batchNorm?(kind: 0 | 1 | 2, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
+  batchNorm?(kind: 0 | 1 | 2 | 3, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
   /** LARS (kind 0) or EMA (kind 1) over many variables; absent in older builds. */
   optimizerStep?(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
+  /** ReLU (kind 0) or its gradient (kind 1) over n floats; absent in older builds. */
+  relu?(kind: 0 | 1, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
+  /** Constant padding of a 4-D float32 tensor; absent in older builds. */
+  pad?(heap: Uint8Array, params: Int32Array, value: number, x: number, out: number): void;
   setThreads(n: number): void;
 }
 
 /** Kernels the native set replaces while it is active. */
 export const ONEDNN_KERNEL_NAMES = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul'] as const;
 type OneDnnKernelName = (typeof ONEDNN_KERNEL_NAMES)[number];
+
+/** Stock wasm kernels (single-threaded scalar loops there) that the addon's loops replace. */
+export const NATIVE_ELEMENTWISE_KERNEL_NAMES = ['Relu', 'PadV2'] as const;
+type ElementwiseKernelName = (typeof NATIVE_ELEMENTWISE_KERNEL_NAMES)[number];
+
+/** ReLU's gradient in one pass (dy, x → dy·step(x)); registered for wasm while the native kernels are active. */
+export const NATIVE_RELU_GRAD_KERNEL = 'SelfsupReluGrad';
 
 type BatchNormKernelName = (typeof NATIVE_BATCH_NORM_KERNEL_NAMES)[number];
 type OptimizerKernelName = (typeof NATIVE_OPTIMIZER_KERNEL_NAMES)[number];
@@ -47,6 +58,7 @@ interface OneDnnState {
   matmul: boolean;
   batchNorm: boolean;
   optimizer: boolean;
+  elementwise: boolean;
   stats: OneDnnKernelStats;
 }
 
@@ -63,7 +75,7 @@ function state(): OneDnnState {
   const g = globalThis as unknown as Record<symbol, OneDnnState | undefined>;
   let s = g[STATE_KEY];
   if (!s) {
-    s = { addon: null, minMatmulMacs: DEFAULT_MIN_MATMUL_MACS, matmul: true, batchNorm: false, optimizer: false, stats: { native: {}, fallback: {}, reasons: {} } };
+    s = { addon: null, minMatmulMacs: DEFAULT_MIN_MATMUL_MACS, matmul: true, batchNorm: false, optimizer: false, elementwise: false, stats: { native: {}, fallback: {}, reasons: {} } };
     g[STATE_KEY] = s;
   }
   return s;
@@ -81,7 +93,7 @@ export function oneDnnKernelStats(reset = false): OneDnnKernelStats {
   return copy;
 }
 
-function fallback(name: OneDnnKernelName, args: KernelArgs, why: string): tf.TensorInfo | tf.TensorInfo[] {
+function fallback(name: OneDnnKernelName | ElementwiseKernelName, args: KernelArgs, why: string): tf.TensorInfo | tf.TensorInfo[] {
   const s = state().stats;
   s.fallback[name] = (s.fallback[name] ?? 0) + 1;
   s.reasons[name] = why;
@@ -90,7 +102,7 @@ function fallback(name: OneDnnKernelName, args: KernelArgs, why: string): tf.Ten
   return f(args);
 }
 
-function counted(name: OneDnnKernelName | BatchNormKernelName | OptimizerKernelName): void {
+function counted(name: OneDnnKernelName | BatchNormKernelName | OptimizerKernelName | ElementwiseKernelName | typeof NATIVE_RELU_GRAD_KERNEL): void {
   const s = state().stats;
   s.native[name] = (s.native[name] ?? 0) + 1;
 }
@@ -323,7 +335,7 @@ function rowsAndChannels(x: tf.TensorInfo): [number, number] {
 function runBatchNorm(
   name: BatchNormKernelName,
   args: KernelArgs,
-  kind: 0 | 1 | 2,
+  kind: 0 | 1 | 2 | 3,
   x: tf.TensorInfo,
   inputs: (tf.TensorInfo | undefined)[],
   outShapes: number[][],
@@ -350,10 +362,19 @@ function runBatchNorm(
   );
 }
 
+/** x → mean, variance; with movingMean and movingVariance (attr momentum) also their updated values. */
 const batchNormStats: KernelFunc = (args) => {
-  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { x, movingMean, movingVariance } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  if (!x) throw new Error('SelfsupBatchNormStats: x is required');
   const c = x.shape[x.shape.length - 1];
-  return runBatchNorm('SelfsupBatchNormStats', args, 0, x, [x], [[c], [c]]);
+  if (!movingMean && !movingVariance) return runBatchNorm('SelfsupBatchNormStats', args, 0, x, [x], [[c], [c]]);
+  const momentum = (args.attrs as { momentum?: number } | undefined)?.momentum;
+  if (!movingMean || !movingVariance || typeof momentum !== 'number') {
+    throw new Error('SelfsupBatchNormStats: movingMean, movingVariance and the attr momentum go together');
+  }
+  // the addon's scalar argument is the momentum for this kind
+  const moving = { ...args, attrs: { epsilon: momentum } as unknown as tf.NamedAttrMap };
+  return runBatchNorm('SelfsupBatchNormStats', moving, 3, x, [x, movingMean, movingVariance], [[c], [c], [c], [c]]);
 };
 
 const batchNormForward: KernelFunc = (args) => {
@@ -433,6 +454,99 @@ const OPTIMIZER_KERNELS: Record<OptimizerKernelName, KernelFunc> = {
   SelfsupEmaStep: emaStep,
 };
 
+// ---- ReLU, its gradient, constant padding (plain loops in the addon) ----------------------
+
+const relu: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  if (x.dtype !== 'float32') return fallback('Relu', args, `dtype ${x.dtype}`);
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput(x.shape, 'float32');
+  const n = tf.util.sizeFromShape(x.shape);
+  if (n === 0) return out;
+  try {
+    state().addon!.relu!(0, heapOf(be), n, offsetOf(be, x), -1, offsetOf(be, out));
+  } catch (e) {
+    be.disposeData(out.dataId);
+    return fallback('Relu', args, `native: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted('Relu');
+  return out;
+};
+
+/** dy·step(x) in one pass; the caller (the Relu gradient below) checks dtypes and shapes. */
+const reluGrad: KernelFunc = (args) => {
+  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+  const be = args.backend as BackendWasm;
+  if (!state().addon?.relu) throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: the native kernels are not active`);
+  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || dy.shape.join() !== x.shape.join()) {
+    throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: expected float32 dy and x of one shape, got ${dy.dtype} [${dy.shape}] and ${x.dtype} [${x.shape}]`);
+  }
+  const out = be.makeOutput(x.shape, 'float32');
+  const n = tf.util.sizeFromShape(x.shape);
+  if (n === 0) return out;
+  try {
+    state().addon!.relu!(1, heapOf(be), n, offsetOf(be, dy), offsetOf(be, x), offsetOf(be, out));
+  } catch (e) {
+    be.disposeData(out.dataId);
+    throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted(NATIVE_RELU_GRAD_KERNEL);
+  return out;
+};
+
+const padParams = new Int32Array(12);
+
+const padV2: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { paddings, constantValue } = args.attrs as unknown as { paddings: [number, number][]; constantValue: number };
+  if (x.dtype !== 'float32') return fallback('PadV2', args, `dtype ${x.dtype}`);
+  const r = x.shape.length;
+  if (r < 1 || r > 4 || paddings.length !== r) return fallback('PadV2', args, `rank ${r}`);
+  if (paddings.some(([a, b]) => a < 0 || b < 0)) return fallback('PadV2', args, 'negative padding');
+  // as 4-D: leading axes of size 1, unpadded
+  const shape = [...new Array(4 - r).fill(1), ...x.shape];
+  const pads = [...new Array(4 - r).fill([0, 0]), ...paddings] as [number, number][];
+  const outShape = x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]);
+  if (tf.util.sizeFromShape(x.shape) === 0) return fallback('PadV2', args, 'empty input');
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput(outShape, 'float32');
+  padParams.set([...shape, ...pads.flat()]);
+  try {
+    state().addon!.pad!(heapOf(be), padParams, constantValue, offsetOf(be, x), offsetOf(be, out));
+  } catch (e) {
+    be.disposeData(out.dataId);
+    return fallback('PadV2', args, `native: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted('PadV2');
+  return out;
+};
+
+const ELEMENTWISE_KERNELS: Record<ElementwiseKernelName, KernelFunc> = { Relu: relu, PadV2: padV2 };
+
+// tfjs's Relu gradient is mul(dy, cast(step(x))): three full-size kernels. While the native
+// kernels are active on wasm it is one (SelfsupReluGrad); otherwise the registered gradient
+// runs, unchanged. Installed once per process; the stock gradient is kept for delegation.
+const RELU_GRAD_KEY = Symbol.for('selfsup.backend.reluGrad');
+function installReluGradient(): void {
+  const g = globalThis as unknown as Record<symbol, tf.GradConfig | undefined>;
+  if (g[RELU_GRAD_KEY]) return;
+  const stock = tf.getGradient('Relu');
+  if (!stock) return;
+  g[RELU_GRAD_KEY] = stock;
+  tf.registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const d = dy as tf.Tensor;
+      const [x] = saved;
+      if (tf.getBackend() === 'wasm' && tf.getKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm') && d.dtype === 'float32' && x.dtype === 'float32' && d.shape.join() === x.shape.join()) {
+        return { x: () => tf.engine().runKernel(NATIVE_RELU_GRAD_KERNEL, { dy: d, x }) as tf.Tensor };
+      }
+      return stock.gradFunc(dy, saved, attrs);
+    },
+  });
+}
+
 export interface OneDnnKernelOptions {
   /** oneDNN (OpenMP) threads; the wasm pool is idle while the addon runs. */
   threads?: number;
@@ -444,6 +558,8 @@ export interface OneDnnKernelOptions {
   batchNorm?: boolean;
   /** LARS and EMA updates on the addon's kernels (default true where the addon has them). */
   optimizer?: boolean;
+  /** ReLU, its gradient and PadV2 on the addon's loops (default true where the addon has them). */
+  elementwise?: boolean;
 }
 
 /**
@@ -456,11 +572,12 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
     s.addon = null;
     s.batchNorm = false;
     s.optimizer = false;
-    for (const name of ONEDNN_KERNEL_NAMES) {
+    s.elementwise = false;
+    for (const name of [...ONEDNN_KERNEL_NAMES, ...NATIVE_ELEMENTWISE_KERNEL_NAMES]) {
       const f = WASM_TRAINING_KERNELS[name] ?? originalKernel(name);
       if (f) replaceWasmKernel(name, f);
     }
-    for (const name of [...NATIVE_BATCH_NORM_KERNEL_NAMES, ...NATIVE_OPTIMIZER_KERNEL_NAMES]) {
+    for (const name of [...NATIVE_BATCH_NORM_KERNEL_NAMES, ...NATIVE_OPTIMIZER_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL]) {
       if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     }
     return [];
@@ -477,8 +594,26 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     if (s.optimizer) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: OPTIMIZER_KERNELS[name] });
   }
+  s.elementwise = (opts.elementwise ?? true) && typeof addon.relu === 'function' && typeof addon.pad === 'function';
+  for (const name of NATIVE_ELEMENTWISE_KERNEL_NAMES) {
+    if (s.elementwise) replaceWasmKernel(name, ELEMENTWISE_KERNELS[name]);
+    else {
+      const f = WASM_TRAINING_KERNELS[name] ?? originalKernel(name);
+      if (f) replaceWasmKernel(name, f);
+    }
+  }
+  if (tf.getKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm')) tf.unregisterKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm');
+  if (s.elementwise) {
+    installReluGradient();
+    tf.registerKernel({ kernelName: NATIVE_RELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: reluGrad });
+  }
   if (opts.minMatmulMacs !== undefined) s.minMatmulMacs = opts.minMatmulMacs;
   if (opts.threads !== undefined) addon.setThreads(opts.threads);
   for (const name of ONEDNN_KERNEL_NAMES) replaceWasmKernel(name, ONEDNN_KERNELS[name]);
-  return [...ONEDNN_KERNEL_NAMES, ...(s.batchNorm ? NATIVE_BATCH_NORM_KERNEL_NAMES : []), ...(s.optimizer ? NATIVE_OPTIMIZER_KERNEL_NAMES : [])];
+  return [
+    ...ONEDNN_KERNEL_NAMES,
+    ...(s.batchNorm ? NATIVE_BATCH_NORM_KERNEL_NAMES : []),
+    ...(s.optimizer ? NATIVE_OPTIMIZER_KERNEL_NAMES : []),
+    ...(s.elementwise ? [...NATIVE_ELEMENTWISE_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL] : []),
+  ];
 }
