@@ -1,4 +1,4 @@
-// ReLU, ReLU's gradient and PadV2 on @selfsup/native-cpu's loops under the wasm backend: the
+// ReLU, ReLU's gradient, Add and PadV2 on @selfsup/native-cpu's loops under the wasm backend: the
 // same bits as the stock wasm kernels (and as plain-JS references written here), fallbacks for
 // what the loops do not cover, the stock path when they are off, a BYOL step with the same
 // bits either way, and no tensor or heap growth.
@@ -84,7 +84,7 @@ const padCases: { shape: number[]; pads: [number, number][]; value?: number }[] 
   { shape: [2, 3, 4], pads: [[0, 0], [1, 0], [0, 2]] },
 ];
 
-describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient and PadV2 (@selfsup/native-cpu)', () => {
+describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient, Add and PadV2 (@selfsup/native-cpu)', () => {
   beforeAll(async () => {
     if (!native.load.ok) throw new Error(`@selfsup/native-cpu can be built here but does not load: ${native.load.reason}`);
     await selectBackend('wasm', { threads: 1, nativeKernels: 'on', log: quiet });
@@ -136,17 +136,46 @@ describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient and
     tf.dispose([x, y, g]);
   });
 
+  it.each(reluShapes)('Add on [%s]: the stock kernel\'s bits and the JS sums, one native call; broadcasting goes to the stock kernel', (...shape) => {
+    const a = mixed(shape, 71);
+    const b = seeded(shape, 72, 3);
+    oneDnnKernelStats(true);
+    const y = tf.add(a, b);
+    expect(oneDnnKernelStats(true).native.Add).toBe(1);
+    const got = Float32Array.from(y.dataSync());
+    const [av, bv] = [a, b].map((t) => Float32Array.from(t.dataSync()));
+    expect(sameBits(got, av.map((v, i) => Math.fround(v + bv[i])))).toBe(true);
+    setOneDnnKernels(addon, { elementwise: false });
+    try {
+      const stock = tf.add(a, b);
+      expect(sameBits(got, Float32Array.from(stock.dataSync()))).toBe(true);
+      stock.dispose();
+    } finally {
+      setOneDnnKernels(addon);
+    }
+    // broadcasting goes to the stock kernel, not counted as a fallback
+    const row = tf.scalar(0.5);
+    const bc = tf.add(a, row);
+    expect(sameBits(Float32Array.from(bc.dataSync()), av.map((v) => Math.fround(v + 0.5)))).toBe(true);
+    const st = oneDnnKernelStats(true);
+    expect(st.native.Add).toBeUndefined();
+    expect(st.fallback.Add).toBeUndefined();
+    tf.dispose([a, b, y, row, bc]);
+  });
+
   it('falls back to the stock kernels for int32 and rank 5, with the stock results', () => {
     oneDnnKernelStats(true);
     const i = tf.tensor1d([-2, 0, 3], 'int32');
     expect(Array.from(tf.relu(i).dataSync())).toEqual([0, 0, 3]);
     expect(Array.from(tf.pad(i, [[1, 1]], 9).dataSync())).toEqual([9, -2, 0, 3, 9]);
+    expect(Array.from(tf.add(i, i).dataSync())).toEqual([-4, 0, 6]);
     const x5 = seeded([1, 2, 2, 2, 2], 3);
     const p5 = tf.pad(x5, [[0, 0], [0, 0], [1, 0], [0, 0], [0, 1]]);
     expect(p5.shape).toEqual([1, 2, 3, 2, 3]);
     expect(sameBits(Float32Array.from(p5.dataSync()), padReference(Float32Array.from(x5.dataSync()), x5.shape, [[0, 0], [0, 0], [1, 0], [0, 0], [0, 1]], 0))).toBe(true);
     const st = oneDnnKernelStats(true);
     expect(st.fallback.Relu).toBe(1);
+    expect(st.native.Add).toBeUndefined();
     expect(st.fallback.PadV2).toBe(2);
     expect(st.reasons.PadV2).toBe('rank 5');
     tf.dispose([i, x5, p5]);
@@ -173,9 +202,9 @@ describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient and
     expect(tf.getKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm')).toBeDefined();
   });
 
-  it('an addon whose relu throws: the gradient names the kernel and leaves no heap tensor', () => {
+  it('an addon whose elementwise loop throws: the gradient names the kernel and leaves no heap tensor', () => {
     const be = tf.backend() as unknown as { numDataIds(): number };
-    const failing = { ...addon!, conv: addon!.conv, matmul: addon!.matmul, setThreads: addon!.setThreads, relu: () => { throw new Error('boom'); }, pad: addon!.pad };
+    const failing = { ...addon!, conv: addon!.conv, matmul: addon!.matmul, setThreads: addon!.setThreads, elementwise: () => { throw new Error('boom'); }, pad: addon!.pad };
     const x = seeded([2, 3], 4);
     const dy = seeded([2, 3], 5);
     const ids = be.numDataIds();
@@ -221,6 +250,7 @@ describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient and
       expect(nat.st.native.Relu).toBeGreaterThan(40);
       expect(nat.st.native[NATIVE_RELU_GRAD_KERNEL]).toBeGreaterThan(20);
       expect(nat.st.native.PadV2).toBeGreaterThan(3);
+      expect(nat.st.native.Add).toBeGreaterThan(15);
       expect(nat.loss).toEqual(stock.loss);
       nat.weights.forEach((w, i) => expect(sameBits(w, stock.weights[i]), `variable ${i}`).toBe(true));
       // and no growth over more steps

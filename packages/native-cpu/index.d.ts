@@ -45,11 +45,11 @@ export interface NativeCpuAddon {
    */
   optimizerStep(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
   /**
-   * ReLU over n float32 elements (plain loops, threaded above 32k elements, tfjs's values bit
-   * for bit): kind 0 forward (a = x → out = y), kind 1 gradient (a = dy, b = x → out = dx =
-   * dy·step(x)). b = −1 for kind 0.
+   * Elementwise loops over n float32 elements (threaded above 32k elements, tfjs's values bit
+   * for bit): kind 0 ReLU (a = x), 1 ReLU's gradient (a = dy, b = x → dy·step(x)), 2 a + b.
+   * b = −1 for kind 0.
    */
-  relu(kind: 0 | 1, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
+  elementwise(kind: 0 | 1 | 2, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
   /**
    * Constant padding of a 4-D float32 tensor. params: n, h, w, c, then before and after for
    * each of the four axes (all ≥ 0); out has the padded shape.

@@ -1,5 +1,5 @@
 // Convolutions and matrix products on oneDNN (@selfsup/native-cpu), and the addon's
-// training-mode batch norm, optimizer updates, ReLU (and its gradient) and padding, for tensors that stay in
+// training-mode batch norm, optimizer updates, ReLU (and its gradient), addition and padding, for tensors that stay in
 // the wasm backend's heap: the addon gets the heap and the tensors' byte offsets, and writes
 // the output into a tensor the wasm backend allocated. Nothing is copied and everything else
 // in a step stays on wasm. What the addon does not cover (NCHW, other dtypes, PReLU, empty
@@ -23,8 +23,8 @@ export interface OneDnnOps {
   batchNorm?(kind: 0 | 1 | 2 | 3, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
   /** LARS (kind 0) or EMA (kind 1) over many variables; absent in older builds. */
   optimizerStep?(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
-  /** ReLU (kind 0) or its gradient (kind 1) over n floats; absent in older builds. */
-  relu?(kind: 0 | 1, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
+  /** ReLU (kind 0), its gradient (kind 1) or a + b (kind 2) over n floats; absent in older builds. */
+  elementwise?(kind: 0 | 1 | 2, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
   /** Constant padding of a 4-D float32 tensor; absent in older builds. */
   pad?(heap: Uint8Array, params: Int32Array, value: number, x: number, out: number): void;
   setThreads(n: number): void;
@@ -34,8 +34,8 @@ export interface OneDnnOps {
 export const ONEDNN_KERNEL_NAMES = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul'] as const;
 type OneDnnKernelName = (typeof ONEDNN_KERNEL_NAMES)[number];
 
-/** Stock wasm kernels (single-threaded scalar loops there) that the addon's loops replace. */
-export const NATIVE_ELEMENTWISE_KERNEL_NAMES = ['Relu', 'PadV2'] as const;
+/** Stock wasm kernels that the addon's (threaded) loops replace. */
+export const NATIVE_ELEMENTWISE_KERNEL_NAMES = ['Relu', 'Add', 'PadV2'] as const;
 type ElementwiseKernelName = (typeof NATIVE_ELEMENTWISE_KERNEL_NAMES)[number];
 
 /** ReLU's gradient in one pass (dy, x → dy·step(x)); registered for wasm while the native kernels are active. */
@@ -464,7 +464,7 @@ const relu: KernelFunc = (args) => {
   const n = tf.util.sizeFromShape(x.shape);
   if (n === 0) return out;
   try {
-    state().addon!.relu!(0, heapOf(be), n, offsetOf(be, x), -1, offsetOf(be, out));
+    state().addon!.elementwise!(0, heapOf(be), n, offsetOf(be, x), -1, offsetOf(be, out));
   } catch (e) {
     be.disposeData(out.dataId);
     return fallback('Relu', args, `native: ${e instanceof Error ? e.message : String(e)}`);
@@ -477,7 +477,7 @@ const relu: KernelFunc = (args) => {
 const reluGrad: KernelFunc = (args) => {
   const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
   const be = args.backend as BackendWasm;
-  if (!state().addon?.relu) throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: the native kernels are not active`);
+  if (!state().addon?.elementwise) throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: the native kernels are not active`);
   if (dy.dtype !== 'float32' || x.dtype !== 'float32' || dy.shape.join() !== x.shape.join()) {
     throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: expected float32 dy and x of one shape, got ${dy.dtype} [${dy.shape}] and ${x.dtype} [${x.shape}]`);
   }
@@ -485,12 +485,37 @@ const reluGrad: KernelFunc = (args) => {
   const n = tf.util.sizeFromShape(x.shape);
   if (n === 0) return out;
   try {
-    state().addon!.relu!(1, heapOf(be), n, offsetOf(be, dy), offsetOf(be, x), offsetOf(be, out));
+    state().addon!.elementwise!(1, heapOf(be), n, offsetOf(be, dy), offsetOf(be, x), offsetOf(be, out));
   } catch (e) {
     be.disposeData(out.dataId);
     throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: ${e instanceof Error ? e.message : String(e)}`);
   }
   counted(NATIVE_RELU_GRAD_KERNEL);
+  return out;
+};
+
+/**
+ * a + b for float32 operands of one shape. Broadcasting additions (biases, scalars) and other
+ * dtypes are not this kernel's target: they go to the stock kernel uncounted (not as fallbacks).
+ */
+const add: KernelFunc = (args) => {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.join() !== b.shape.join()) {
+    const stock = originalKernel('Add');
+    if (!stock) throw new Error('selfsup native Add: the stock wasm backend has no Add kernel');
+    return stock(args);
+  }
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput(a.shape, 'float32');
+  const n = tf.util.sizeFromShape(a.shape);
+  if (n === 0) return out;
+  try {
+    state().addon!.elementwise!(2, heapOf(be), n, offsetOf(be, a), offsetOf(be, b), offsetOf(be, out));
+  } catch (e) {
+    be.disposeData(out.dataId);
+    return fallback('Add', args, `native: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted('Add');
   return out;
 };
 
@@ -521,7 +546,7 @@ const padV2: KernelFunc = (args) => {
   return out;
 };
 
-const ELEMENTWISE_KERNELS: Record<ElementwiseKernelName, KernelFunc> = { Relu: relu, PadV2: padV2 };
+const ELEMENTWISE_KERNELS: Record<ElementwiseKernelName, KernelFunc> = { Relu: relu, Add: add, PadV2: padV2 };
 
 // tfjs's Relu gradient is mul(dy, cast(step(x))): three full-size kernels. While the native
 // kernels are active on wasm it is one (SelfsupReluGrad); otherwise the registered gradient
@@ -558,7 +583,7 @@ export interface OneDnnKernelOptions {
   batchNorm?: boolean;
   /** LARS and EMA updates on the addon's kernels (default true where the addon has them). */
   optimizer?: boolean;
-  /** ReLU, its gradient and PadV2 on the addon's loops (default true where the addon has them). */
+  /** ReLU, its gradient, Add and PadV2 on the addon's loops (default true where the addon has them). */
   elementwise?: boolean;
 }
 
@@ -594,7 +619,7 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     if (s.optimizer) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: OPTIMIZER_KERNELS[name] });
   }
-  s.elementwise = (opts.elementwise ?? true) && typeof addon.relu === 'function' && typeof addon.pad === 'function';
+  s.elementwise = (opts.elementwise ?? true) && typeof addon.elementwise === 'function' && typeof addon.pad === 'function';
   for (const name of NATIVE_ELEMENTWISE_KERNEL_NAMES) {
     if (s.elementwise) replaceWasmKernel(name, ELEMENTWISE_KERNELS[name]);
     else {
