@@ -127,7 +127,7 @@ describe.skipIf(native.skipReason !== undefined)('native batch norm (@selfsup/na
       const g = seeded([c], 64, 0.5, 1) as tf.Tensor1D;
       const b = seeded([c], 65, 0.5) as tf.Tensor1D;
       oneDnnKernelStats(true);
-      const r = batchNormTraining(x, g, b, EPS, { mean: mm, variance: mv, momentum });
+      const r = batchNormTraining(x, g, b, EPS, { moving: { mean: mm, variance: mv, momentum } });
       const plain = batchNormTraining(x, g, b, EPS);
       const st = oneDnnKernelStats(true);
       expect(st.native.SelfsupBatchNormStats, JSON.stringify(st)).toBe(2);
@@ -144,7 +144,7 @@ describe.skipIf(native.skipReason !== undefined)('native batch norm (@selfsup/na
     const x = seeded([2, 3], 1);
     const one = tf.ones([3]) as tf.Tensor1D;
     expect(() => tf.engine().runKernel('SelfsupBatchNormStats', { x, movingMean: one })).toThrow('movingMean, movingVariance and the attr momentum go together');
-    expect(() => batchNormTraining(x, one, one, EPS, { mean: tf.ones([2]) as tf.Tensor1D, variance: one, momentum: 0.9 })).toThrow('moving statistics [2] and [3] do not match x [2,3]');
+    expect(() => batchNormTraining(x, one, one, EPS, { moving: { mean: tf.ones([2]) as tf.Tensor1D, variance: one, momentum: 0.9 } })).toThrow('moving statistics [2] and [3] do not match x [2,3]');
     tf.dispose([x, one]);
   });
 

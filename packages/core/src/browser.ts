@@ -47,7 +47,8 @@ export { registerWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS } from './backen
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './backend/kernels/register';
 export { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './backend/kernels/conv_grads';
 export { accumulateGradients, splitBatch, type AccumulatedGradients } from './backend/memory';
-export { batchNormTraining, nativeBatchNormActive, NATIVE_BATCH_NORM_KERNEL_NAMES, type BatchNormTrainingResult, type MovingStatistics } from './backend/batch_norm';
+export { batchNormTraining, nativeBatchNormActive, NATIVE_BATCH_NORM_KERNEL_NAMES, type BatchNormTrainingResult, type BatchNormTrainingOptions, type MovingStatistics } from './backend/batch_norm';
+export { addRelu, nativeReluFusionActive } from './backend/fused';
 export { nativeLarsStep, nativeEmaStep, NATIVE_OPTIMIZER_KERNEL_NAMES, type NativeLarsItem, type NativeLarsSettings } from './backend/native_optim';
 export { originalKernel as stockWasmKernel } from './backend/kernels/kernel_util';
 

@@ -320,6 +320,63 @@ BN_CLONES void bn_dx_range(const float *__restrict dy, const float *__restrict x
   }
 }
 
+// ReLU and its derivative as tfjs-wasm has them: max(v, 0) with −0 → +0 and NaN kept;
+// step(v) = v > 0 ? 1 : 0 with NaN kept
+inline float relu1(float v) { return v > 0.f ? v : (v != v ? v : 0.f); }
+inline float step1(float v) { return v > 0.f ? 1.f : (v != v ? v : 0.f); }
+
+// y = relu(x·a[j] + b[j]): batch norm and the ReLU that follows it in one pass
+BN_CLONES void bn_affine_relu_range(const float *__restrict x, const float *__restrict a, const float *__restrict b, int L,
+                                    int64_t lo, int64_t hi, float *__restrict y) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float *p = x + i * L;
+    float *o = y + i * L;
+    for (int j = 0; j < L; j++) o[j] = relu1(p[j] * a[j] + b[j]);
+  }
+}
+
+// bn_grad_range for relu(batch norm): dy is first multiplied by step(y), y = x·fa[j] + fb[j]
+// recomputed exactly as the forward pass computed it
+BN_CLONES void bn_grad_relu_range(const float *__restrict dy, const float *__restrict x, const float *__restrict m,
+                                  const float *__restrict fa, const float *__restrict fb, int L, int64_t lo, int64_t hi,
+                                  double *__restrict s, double *__restrict q) {
+  std::vector<float> s32(L), q32(L);
+  float *__restrict bs = s32.data();
+  float *__restrict bq = q32.data();
+  for (int64_t i0 = lo; i0 < hi; i0 += BN_BLOCK) {
+    const int64_t i1 = std::min(hi, i0 + BN_BLOCK);
+    for (int j = 0; j < L; j++) bs[j] = bq[j] = 0.f;
+    for (int64_t i = i0; i < i1; i++) {
+      const float *d = dy + i * L;
+      const float *p = x + i * L;
+      for (int j = 0; j < L; j++) {
+        const float g = d[j] * step1(p[j] * fa[j] + fb[j]);
+        bs[j] += g;
+        bq[j] += g * (p[j] - m[j]);
+      }
+    }
+    for (int j = 0; j < L; j++) {
+      s[j] += bs[j];
+      q[j] += bq[j];
+    }
+  }
+}
+
+// bn_dx_range for relu(batch norm)
+BN_CLONES void bn_dx_relu_range(const float *__restrict dy, const float *__restrict x, const float *__restrict fa,
+                                const float *__restrict fb, const float *__restrict a, const float *__restrict b,
+                                const float *__restrict c, int L, int64_t lo, int64_t hi, float *__restrict dx) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float *d = dy + i * L;
+    const float *p = x + i * L;
+    float *o = dx + i * L;
+    for (int j = 0; j < L; j++) {
+      const float g = d[j] * step1(p[j] * fa[j] + fb[j]);
+      o[j] = a[j] * g + b[j] * p[j] + c[j];
+    }
+  }
+}
+
 // Runs f(lo, hi, thread) over the n / L whole chunks, split among the threads; then the tail
 // (n mod L elements, a partial chunk starting at a multiple of L) as chunk range [chunks, chunks + 1)
 // with length `tail` is left to the caller.
@@ -383,37 +440,60 @@ void bn_moving(const float *value, const float *v, int c, float f, float *out) {
   }
 }
 
-// y = (x − mean)·γ/√(var + ε) + β
-void bn_forward(const float *x, int64_t rows, int c, float eps, const float *mean, const float *var, const float *gamma,
-                const float *beta, float *y) {
-  const int L = bn_pattern(c);
-  const int64_t n = rows * c, chunks = n / L;
-  const int tail = static_cast<int>(n - chunks * L);
-  std::vector<float> a(L), b(L);
+// The forward pass's affine map y = x·a[j] + b[j] per lane j of the chunk pattern
+void bn_coeffs(int c, int L, float eps, const float *mean, const float *var, const float *gamma, const float *beta,
+               float *a, float *b) {
   for (int j = 0; j < L; j++) {
     const int ch = j % c;
     const double aj = (gamma ? gamma[ch] : 1.0) / std::sqrt(static_cast<double>(var[ch]) + eps);
     a[j] = static_cast<float>(aj);
     b[j] = static_cast<float>((beta ? beta[ch] : 0.0) - mean[ch] * aj);
   }
-  bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_affine_range(x, a.data(), b.data(), L, lo, hi, y); });
-  for (int j = 0; j < tail; j++) y[chunks * L + j] = x[chunks * L + j] * a[j] + b[j];
+}
+
+// y = (x − mean)·γ/√(var + ε) + β, or relu of it
+void bn_forward(const float *x, int64_t rows, int c, float eps, const float *mean, const float *var, const float *gamma,
+                const float *beta, bool relu, float *y) {
+  const int L = bn_pattern(c);
+  const int64_t n = rows * c, chunks = n / L;
+  const int tail = static_cast<int>(n - chunks * L);
+  std::vector<float> a(L), b(L);
+  bn_coeffs(c, L, eps, mean, var, gamma, beta, a.data(), b.data());
+  if (relu) {
+    bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_affine_relu_range(x, a.data(), b.data(), L, lo, hi, y); });
+    for (int j = 0; j < tail; j++) y[chunks * L + j] = relu1(x[chunks * L + j] * a[j] + b[j]);
+  } else {
+    bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_affine_range(x, a.data(), b.data(), L, lo, hi, y); });
+    for (int j = 0; j < tail; j++) y[chunks * L + j] = x[chunks * L + j] * a[j] + b[j];
+  }
 }
 
 // dβ = Σ dy, dγ = r·Σ dy·(x − μ), dx = a·dy + b·x + c with r = 1/√(var + ε), a = γ·r,
 // b = −a·r·dγ/R, c = −a·dβ/R − b·μ (R = rows): the statistics are differentiated through.
+// With relu (beta given): the gradient of relu(batch norm), dy·step(y) in place of dy, y recomputed.
 void bn_backward(const float *dy, const float *x, int64_t rows, int c, float eps, const float *mean, const float *var,
-                 const float *gamma, float *dx, float *dgamma, float *dbeta) {
+                 const float *gamma, const float *beta, bool relu, float *dx, float *dgamma, float *dbeta) {
   const int L = bn_pattern(c);
   const int64_t n = rows * c, chunks = n / L;
   const int tail = static_cast<int>(n - chunks * L);
   const int threads = bn_threads(n);
-  std::vector<float> m(L);
+  std::vector<float> m(L), fa, fb;
   for (int j = 0; j < L; j++) m[j] = mean[j % c];
+  if (relu) {
+    fa.resize(L);
+    fb.resize(L);
+    bn_coeffs(c, L, eps, mean, var, gamma, beta, fa.data(), fb.data());
+  }
+  // dy·step(y) at flattened index k (lane j): the tail's, as bn_forward's tail computed y
+  auto g_at = [&](int64_t k, int j) { return relu ? dy[k] * step1(x[k] * fa[j] + fb[j]) : dy[k]; };
   std::vector<double> s(static_cast<size_t>(threads) * L, 0.0), q(s.size(), 0.0);
-  bn_parallel(chunks, threads, [&](int64_t lo, int64_t hi, int t) { bn_grad_range(dy, x, m.data(), L, lo, hi, &s[t * L], &q[t * L]); });
+  if (relu) {
+    bn_parallel(chunks, threads, [&](int64_t lo, int64_t hi, int t) { bn_grad_relu_range(dy, x, m.data(), fa.data(), fb.data(), L, lo, hi, &s[t * L], &q[t * L]); });
+  } else {
+    bn_parallel(chunks, threads, [&](int64_t lo, int64_t hi, int t) { bn_grad_range(dy, x, m.data(), L, lo, hi, &s[t * L], &q[t * L]); });
+  }
   for (int j = 0; j < tail; j++) {
-    const float d = dy[chunks * L + j];
+    const float d = g_at(chunks * L + j, j);
     s[j] += d;
     q[j] += static_cast<double>(d) * (x[chunks * L + j] - m[j]);
   }
@@ -435,8 +515,12 @@ void bn_backward(const float *dy, const float *x, int64_t rows, int c, float eps
       cc[j] = static_cast<float>(cc_c);
     }
   }
-  bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_dx_range(dy, x, a.data(), b.data(), cc.data(), L, lo, hi, dx); });
-  for (int j = 0; j < tail; j++) dx[chunks * L + j] = a[j] * dy[chunks * L + j] + b[j] * x[chunks * L + j] + cc[j];
+  if (relu) {
+    bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_dx_relu_range(dy, x, fa.data(), fb.data(), a.data(), b.data(), cc.data(), L, lo, hi, dx); });
+  } else {
+    bn_parallel(chunks, bn_threads(n), [&](int64_t lo, int64_t hi, int) { bn_dx_range(dy, x, a.data(), b.data(), cc.data(), L, lo, hi, dx); });
+  }
+  for (int j = 0; j < tail; j++) dx[chunks * L + j] = a[j] * g_at(chunks * L + j, j) + b[j] * x[chunks * L + j] + cc[j];
 }
 
 
@@ -491,6 +575,14 @@ BN_CLONES void relu_grad_range(const float *__restrict dy, const float *__restri
   for (int64_t i = lo; i < hi; i++) {
     const float v = x[i];
     dx[i] = dy[i] * (v > 0.f ? 1.f : (v != v ? v : 0.f));
+  }
+}
+
+// out = relu(a + b)
+BN_CLONES void add_relu_range(const float *__restrict a, const float *__restrict b, int64_t lo, int64_t hi, float *__restrict out) {
+  for (int64_t i = lo; i < hi; i++) {
+    const float v = a[i] + b[i];
+    out[i] = v > 0.f ? v : (v != v ? v : 0.f);
   }
 }
 
@@ -689,6 +781,8 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
 //   2 backward: dy, x, mean, var, γ, dx, dγ, dβ
 //   3 stats and the moving statistics' update: x, movingMean, movingVar, mean, var, movingMean′,
 //     movingVar′, with eps = the layer's momentum (v′ = v − (v − batch value)·(1 − momentum))
+//   4 forward with the ReLU that follows: as 1, y = relu(batch norm)
+//   5 backward of relu(batch norm): dy, x, mean, var, γ, β, dx, dγ, dβ
 // (oneDNN's batch_normalization primitive was measured too, on [rows, C, 1, 1] nhwc: it picks
 // bnorm_tbb_jit:avx2 here and was 1.3–20× slower than these loops; docs/performance.md.)
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
@@ -699,7 +793,7 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     if (argc < 6) throw std::runtime_error("batchNorm takes 6 arguments");
     int32_t kind;
     NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
-    if (kind < 0 || kind > 3) throw std::runtime_error("unknown batchNorm kind");
+    if (kind < 0 || kind > 5) throw std::runtime_error("unknown batchNorm kind");
     Heap h = heap_of(env, argv[1]);
     const double rows_d = number_of(env, argv[2]), c_d = number_of(env, argv[3]);
     if (!(rows_d >= 1) || !(c_d >= 1) || rows_d > 9.0e15 || c_d > 1 << 24 || rows_d != static_cast<int64_t>(rows_d) || c_d != static_cast<int>(c_d))
@@ -717,26 +811,28 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     const double *off = static_cast<const double *>(data);
     const size_t big = f32(rows * c), small = f32(c);
     // operand sizes by kind (B = a [rows, C] tensor, S = a [C] one)
-    static const char *const layout[] = {"BSS", "BSSSSB", "BBSSSBSS", "BSSSSSS"};
+    static const char *const layout[] = {"BSS", "BSSSSB", "BBSSSBSS", "BSSSSSS", "BSSSSB", "BBSSSSBSS"};
     const char *l = layout[kind];
     const size_t nops = std::strlen(l);
     if (len < nops) throw std::runtime_error("batchNorm: too few offsets");
-    char *o[8];
+    char *o[10];
     for (size_t i = 0; i < nops; i++) {
       o[i] = at(h, off[i], l[i] == 'B' ? big : small);
-      const bool optional = kind == 1 && (i == 3 || i == 4);
+      const bool optional = (kind == 1 || kind == 4) && (i == 3 || i == 4);
       if (!o[i] && !optional) throw std::runtime_error("batchNorm: missing operand");
     }
     auto F = [&](int i) { return reinterpret_cast<float *>(o[i]); };
     switch (kind) {
       case 0: bn_stats(F(0), rows, c, F(1), F(2)); break;
-      case 1: bn_forward(F(0), rows, c, eps, F(1), F(2), F(3), F(4), F(5)); break;
+      case 1: bn_forward(F(0), rows, c, eps, F(1), F(2), F(3), F(4), false, F(5)); break;
+      case 4: bn_forward(F(0), rows, c, eps, F(1), F(2), F(3), F(4), true, F(5)); break;
+      case 5: bn_backward(F(0), F(1), rows, c, eps, F(2), F(3), F(4), F(5), true, F(6), F(7), F(8)); break;
       case 3:
         bn_stats(F(0), rows, c, F(3), F(4));
         bn_moving(F(3), F(1), c, static_cast<float>(1.0 - scalar), F(5));
         bn_moving(F(4), F(2), c, static_cast<float>(1.0 - scalar), F(6));
         break;
-      default: bn_backward(F(0), F(1), rows, c, eps, F(2), F(3), F(4), F(5), F(6), F(7)); break;
+      default: bn_backward(F(0), F(1), rows, c, eps, F(2), F(3), F(4), nullptr, false, F(5), F(6), F(7)); break;
     }
     return nullptr;
   });
@@ -815,7 +911,7 @@ napi_value OptimizerStep(napi_env env, napi_callback_info info) {
 
 
 // elementwise(kind, heap, n, aOff, bOff, outOff) over n float32 elements:
-//   0 ReLU (a = x), 1 ReLU's gradient (a = dy, b = x), 2 a + b
+//   0 ReLU (a = x), 1 ReLU's gradient (a = dy, b = x), 2 a + b, 3 relu(a + b)
 napi_value Elementwise(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     size_t argc = 6;
@@ -824,7 +920,7 @@ napi_value Elementwise(napi_env env, napi_callback_info info) {
     if (argc < 6) throw std::runtime_error("elementwise takes 6 arguments");
     int32_t kind;
     NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
-    if (kind < 0 || kind > 2) throw std::runtime_error("unknown elementwise kind");
+    if (kind < 0 || kind > 3) throw std::runtime_error("unknown elementwise kind");
     Heap h = heap_of(env, argv[1]);
     const double nd = number_of(env, argv[2]);
     if (!(nd >= 0) || nd > 9.0e15 || nd != static_cast<int64_t>(nd)) throw std::runtime_error("elementwise: bad size");
@@ -835,7 +931,8 @@ napi_value Elementwise(napi_env env, napi_callback_info info) {
     if (!a || !out || (kind > 0 && !b)) throw std::runtime_error("elementwise: missing operand");
     if (kind == 0) ew_parallel(n, [&](int64_t lo, int64_t hi) { relu_range(a, lo, hi, out); });
     else if (kind == 1) ew_parallel(n, [&](int64_t lo, int64_t hi) { relu_grad_range(a, b, lo, hi, out); });
-    else ew_parallel(n, [&](int64_t lo, int64_t hi) { add_range(a, b, lo, hi, out); });
+    else if (kind == 2) ew_parallel(n, [&](int64_t lo, int64_t hi) { add_range(a, b, lo, hi, out); });
+    else ew_parallel(n, [&](int64_t lo, int64_t hi) { add_relu_range(a, b, lo, hi, out); });
     return nullptr;
   });
 }

@@ -13,8 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * Kernels of the native batch norm, registered for wasm only while the native kernels are
  * active: statistics (x → mean, variance; with movingMean, movingVariance and attr momentum
- * also their updated values), forward (x, mean, variance, γ, β → y; attr
- * epsilon) and backward (dy, x, mean, variance, γ → dx, dγ, dβ; attr epsilon).
+ * also their updated values), forward (x, mean, variance, γ, β → y; attrs epsilon, relu) and
+ * backward (dy, x, mean, variance, γ → dx, dγ, dβ; attrs epsilon, relu; β too when relu).
  */
 export const NATIVE_BATCH_NORM_KERNEL_NAMES = ['SelfsupBatchNormStats', 'SelfsupBatchNormForward', 'SelfsupBatchNormBackward'] as const;
 
@@ -54,7 +54,18 @@ const channelSum = (t: tf.Tensor) => tf.sum(t, [...Array(t.rank - 1).keys()]) as
  *   dβ = Σ dy,  dγ = Σ dy·x̂ = r·(Σ dy·x − μ·Σ dy),  r = 1/√(var + ε),  R = rows
  *   dx = a·dy + b·x + c,  a = γ·r,  b = −a·r·dγ/R,  c = −a·dβ/R − b·μ
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, moving?: MovingStatistics): BatchNormTrainingResult {
+export interface BatchNormTrainingOptions {
+  /** Update these moving statistics from the batch's; the result then holds the new values. */
+  moving?: MovingStatistics;
+  /**
+   * y = relu(batch norm), with the gradient of both. On the native kernels the ReLU costs no
+   * pass of its own (the mask is recomputed in the backward pass); otherwise it is tf.relu.
+   */
+  relu?: boolean;
+}
+
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, options: BatchNormTrainingOptions = {}): BatchNormTrainingResult {
+  const { moving, relu = false } = options;
   const c = x.shape[x.rank - 1];
   if (x.rank < 2 || gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new Error(`batchNormTraining: expected x [..., C] with γ and β [C], got x [${x.shape}], γ [${gamma.shape}], β [${beta.shape}]`);
@@ -64,7 +75,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
   }
   const f32 = (t: tf.Tensor) => t.dtype === 'float32';
   if (f32(x) && x.size > 0 && f32(gamma) && f32(beta) && (!moving || (f32(moving.mean) && f32(moving.variance))) && nativeBatchNormActive()) {
-    return nativeBatchNormTraining(x, gamma, beta, epsilon, moving);
+    return nativeBatchNormTraining(x, gamma, beta, epsilon, moving, relu);
   }
   const rows = x.size / c;
   const axes = [...Array(x.rank - 1).keys()];
@@ -97,7 +108,8 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
       },
     };
   });
-  const y = op(x, gamma, beta) as tf.Tensor;
+  const bn = op(x, gamma, beta) as tf.Tensor;
+  const y = relu ? tf.relu(bn) : bn;
   if (!moving) return { y, mean, variance };
   return { y, mean, variance, movingMean: movingUpdate(moving.mean, mean, moving.momentum), movingVariance: movingUpdate(moving.variance, variance, moving.momentum) };
 }
@@ -106,7 +118,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
  * The same on the native kernels: the same formulas, sums in float64; the moving statistics'
  * update (same float32 rounding as the tf ops) happens in the statistics call.
  */
-function nativeBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, moving?: MovingStatistics): BatchNormTrainingResult {
+function nativeBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, moving: MovingStatistics | undefined, relu: boolean): BatchNormTrainingResult {
   const engine = tf.engine();
   // Not on the gradient path to any loss (the custom gradient accounts for the statistics);
   // the kernel has no gradient of its own.
@@ -114,14 +126,16 @@ function nativeBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tens
     ? (engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[0], { x, movingMean: moving.mean, movingVariance: moving.variance }, { momentum: moving.momentum } as unknown as tf.NamedAttrMap) as tf.Tensor1D[])
     : (engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[0], { x }) as tf.Tensor1D[]);
   const [mean, variance] = stats;
-  const attrs = { epsilon } as unknown as tf.NamedAttrMap;
+  const attrs = { epsilon, relu } as unknown as tf.NamedAttrMap;
   const op = tf.customGrad((xi, g, b, save) => {
-    (save as tf.GradSaveFunc)([xi as tf.Tensor, g as tf.Tensor, mean, variance]);
+    (save as tf.GradSaveFunc)([xi as tf.Tensor, g as tf.Tensor, b as tf.Tensor, mean, variance]);
     return {
       value: engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[1], { x: xi as tf.Tensor, mean, variance, gamma: g as tf.Tensor, beta: b as tf.Tensor }, attrs) as tf.Tensor,
       gradFunc: (dy, saved) => {
-        const [xs, gs, mu, vr] = saved;
-        return engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[2], { dy: dy as tf.Tensor, x: xs, mean: mu, variance: vr, gamma: gs }, attrs) as tf.Tensor[];
+        const [xs, gs, bs, mu, vr] = saved;
+        const inputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, x: xs, mean: mu, variance: vr, gamma: gs };
+        if (relu) inputs.beta = bs;
+        return engine.runKernel(NATIVE_BATCH_NORM_KERNEL_NAMES[2], inputs, attrs) as tf.Tensor[];
       },
     };
   });

@@ -4,10 +4,11 @@ export { initWebgpu, isSoftwareAdapter, currentWebgpuAdapter, describeWebgpuAdap
 export { registerWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS } from './kernels/webgpu';
 export { nativeInstallHelp, NATIVE_PACKAGES, LAST_NODE_MAJOR_FOR_NATIVE } from './native';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/register';
-export { setOneDnnKernels, oneDnnKernelsActive, DEFAULT_MIN_MATMUL_MACS, oneDnnKernelStats, ONEDNN_KERNEL_NAMES, NATIVE_ELEMENTWISE_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL, type OneDnnOps, type OneDnnKernelOptions, type OneDnnKernelStats } from './kernels/onednn';
+export { setOneDnnKernels, oneDnnKernelsActive, DEFAULT_MIN_MATMUL_MACS, oneDnnKernelStats, ONEDNN_KERNEL_NAMES, NATIVE_ELEMENTWISE_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL, NATIVE_ADD_RELU_KERNEL, type OneDnnOps, type OneDnnKernelOptions, type OneDnnKernelStats } from './kernels/onednn';
 export { defaultNativeCpuLoader, describeNativeCpu, nativeCpuLabel, NATIVE_CPU_PACKAGE, type NativeCpuAddon, type NativeCpuInfo, type NativeCpuLoad, type NativeCpuLoader } from './native_cpu';
 export { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './kernels/conv_grads';
 export { accumulateGradients, splitBatch, type AccumulatedGradients } from './memory';
 export { nativeLarsStep, nativeEmaStep, NATIVE_OPTIMIZER_KERNEL_NAMES, type NativeLarsItem, type NativeLarsSettings } from './native_optim';
-export { batchNormTraining, nativeBatchNormActive, NATIVE_BATCH_NORM_KERNEL_NAMES, type BatchNormTrainingResult, type MovingStatistics } from './batch_norm';
+export { batchNormTraining, nativeBatchNormActive, NATIVE_BATCH_NORM_KERNEL_NAMES, type BatchNormTrainingResult, type BatchNormTrainingOptions, type MovingStatistics } from './batch_norm';
+export { addRelu, nativeReluFusionActive } from './fused';
 export { originalKernel as stockWasmKernel } from './kernels/kernel_util';

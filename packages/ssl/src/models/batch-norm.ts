@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining } from '@selfsup/core';
+import { batchNormTraining, nativeReluFusionActive } from '@selfsup/core';
+import { feedsOnlyRelu, markReluFused } from './fusion';
 
 type LayerArgs = Parameters<typeof tf.layers.batchNormalization>[0];
 type Kwargs = Record<string, unknown>;
@@ -43,10 +44,12 @@ export class TrainingBatchNormalization extends StandardBatchNormalization {
       // the standard layer's update of the moving statistics, with its rounding:
       // v ← v − (v − value)·(1 − momentum) (in the statistics call on the native kernels)
       const moving = { mean: self.movingMean.read() as tf.Tensor1D, variance: self.movingVariance.read() as tf.Tensor1D, momentum: self.momentum };
-      const { y, movingMean, movingVariance } = batchNormTraining(x, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon, moving);
+      // the ReLU that follows, in the same passes (native kernels; see ./fusion.ts)
+      const relu = x.dtype === 'float32' && nativeReluFusionActive() && feedsOnlyRelu(this);
+      const { y, movingMean, movingVariance } = batchNormTraining(x, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon, { moving, relu });
       self.movingMean.write(movingMean!);
       self.movingVariance.write(movingVariance!);
-      return y;
+      return relu ? markReluFused(y) : y;
     });
   }
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from './batch-norm';
+import { reLU } from './fusion';
 import { linearUniform, SeedStream, TORCH_BATCH_NORM } from './init';
 
 export interface MlpHeadOptions {
@@ -47,7 +48,7 @@ export function buildMlpHead(opts: MlpHeadOptions): tf.LayersModel {
   let x = dense(hiddenDim, inputDim, 'linear1').apply(input) as tf.SymbolicTensor;
   x = batchNormalization({ axis: -1, ...TORCH_BATCH_NORM, name: `${name}/bn1` })
     .apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reLU({ name: `${name}/relu1` }).apply(x) as tf.SymbolicTensor;
+  x = reLU({ name: `${name}/relu1` }).apply(x) as tf.SymbolicTensor;
   const out = dense(outputDim, hiddenDim, 'linear2').apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out, name });
 }

@@ -10,5 +10,6 @@ export {
 } from './registry';
 export { buildMlpHead, type MlpHeadOptions } from './heads';
 export { TrainingBatchNormalization, batchNormalization } from './batch-norm';
+export { FusableReLU, FusableAdd, feedsOnlyRelu } from './fusion';
 export { countTrainableParams, countAllParams, trainableVariables } from './params';
 export { convKaimingNormalFanOut, linearUniform, TORCH_BATCH_NORM } from './init';

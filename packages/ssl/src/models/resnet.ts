@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from './batch-norm';
+import { add, reLU } from './fusion';
 import { convKaimingNormalFanOut, SeedStream, TORCH_BATCH_NORM } from './init';
 import { UserError } from '@selfsup/core';
 
@@ -93,11 +94,11 @@ class Builder {
   }
 
   relu(x: Sym, path: string): Sym {
-    return call(tf.layers.reLU({ name: `${this.prefix}/${path}` }), x);
+    return call(reLU({ name: `${this.prefix}/${path}` }), x);
   }
 
   add(a: Sym, b: Sym, path: string): Sym {
-    return call(tf.layers.add({ name: `${this.prefix}/${path}` }), [a, b]);
+    return call(add({ name: `${this.prefix}/${path}` }), [a, b]);
   }
 
   /** torchvision BasicBlock: 3×3 (stride) → BN → ReLU → 3×3 → BN, + shortcut, ReLU. */

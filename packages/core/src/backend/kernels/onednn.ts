@@ -14,17 +14,20 @@ import type { NativeLarsSettings } from '../native_optim';
 import { WASM_TRAINING_KERNELS } from './register';
 import { NATIVE_BATCH_NORM_KERNEL_NAMES } from '../batch_norm';
 import { NATIVE_OPTIMIZER_KERNEL_NAMES } from '../native_optim';
+import { NATIVE_ADD_RELU_KERNEL, NATIVE_RELU_GRAD_KERNEL } from '../fused';
+
+export { NATIVE_ADD_RELU_KERNEL, NATIVE_RELU_GRAD_KERNEL };
 
 /** The part of the addon the kernels call (see @selfsup/native-cpu's index.d.ts). */
 export interface OneDnnOps {
   conv(kind: 0 | 1 | 2, heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
   matmul(heap: Uint8Array, params: Int32Array, alpha: number, a: number, b: number, bias: number, out: number): void;
   /** Training-mode batch norm (kind 0 statistics, 1 forward, 2 backward); absent in older builds. */
-  batchNorm?(kind: 0 | 1 | 2 | 3, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
+  batchNorm?(kind: 0 | 1 | 2 | 3 | 4 | 5, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
   /** LARS (kind 0) or EMA (kind 1) over many variables; absent in older builds. */
   optimizerStep?(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
-  /** ReLU (kind 0), its gradient (kind 1) or a + b (kind 2) over n floats; absent in older builds. */
-  elementwise?(kind: 0 | 1 | 2, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
+  /** ReLU (kind 0), its gradient (kind 1), a + b (kind 2) or relu(a + b) (kind 3) over n floats; absent in older builds. */
+  elementwise?(kind: 0 | 1 | 2 | 3, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
   /** Constant padding of a 4-D float32 tensor; absent in older builds. */
   pad?(heap: Uint8Array, params: Int32Array, value: number, x: number, out: number): void;
   setThreads(n: number): void;
@@ -38,8 +41,7 @@ type OneDnnKernelName = (typeof ONEDNN_KERNEL_NAMES)[number];
 export const NATIVE_ELEMENTWISE_KERNEL_NAMES = ['Relu', 'Add', 'PadV2'] as const;
 type ElementwiseKernelName = (typeof NATIVE_ELEMENTWISE_KERNEL_NAMES)[number];
 
-/** ReLU's gradient in one pass (dy, x → dy·step(x)); registered for wasm while the native kernels are active. */
-export const NATIVE_RELU_GRAD_KERNEL = 'SelfsupReluGrad';
+
 
 type BatchNormKernelName = (typeof NATIVE_BATCH_NORM_KERNEL_NAMES)[number];
 type OptimizerKernelName = (typeof NATIVE_OPTIMIZER_KERNEL_NAMES)[number];
@@ -102,7 +104,7 @@ function fallback(name: OneDnnKernelName | ElementwiseKernelName, args: KernelAr
   return f(args);
 }
 
-function counted(name: OneDnnKernelName | BatchNormKernelName | OptimizerKernelName | ElementwiseKernelName | typeof NATIVE_RELU_GRAD_KERNEL): void {
+function counted(name: OneDnnKernelName | BatchNormKernelName | OptimizerKernelName | ElementwiseKernelName | typeof NATIVE_RELU_GRAD_KERNEL | typeof NATIVE_ADD_RELU_KERNEL): void {
   const s = state().stats;
   s.native[name] = (s.native[name] ?? 0) + 1;
 }
@@ -317,9 +319,11 @@ const ONEDNN_KERNELS: Record<OneDnnKernelName, KernelFunc> = {
 
 interface BatchNormAttrs {
   epsilon: number;
+  /** Forward and backward: the ReLU that follows is fused in (y = relu(batch norm)). */
+  relu?: boolean;
 }
 
-const bnOffsets = new Float64Array(8);
+const bnOffsets = new Float64Array(10);
 
 /** [rows, C] of a tensor normalised over every axis but the last. */
 function rowsAndChannels(x: tf.TensorInfo): [number, number] {
@@ -335,7 +339,7 @@ function rowsAndChannels(x: tf.TensorInfo): [number, number] {
 function runBatchNorm(
   name: BatchNormKernelName,
   args: KernelArgs,
-  kind: 0 | 1 | 2 | 3,
+  kind: 0 | 1 | 2 | 3 | 4 | 5,
   x: tf.TensorInfo,
   inputs: (tf.TensorInfo | undefined)[],
   outShapes: number[][],
@@ -377,16 +381,23 @@ const batchNormStats: KernelFunc = (args) => {
   return runBatchNorm('SelfsupBatchNormStats', moving, 3, x, [x, movingMean, movingVariance], [[c], [c], [c], [c]]);
 };
 
+const reluAttr = (args: KernelArgs) => (args.attrs as unknown as BatchNormAttrs | undefined)?.relu === true;
+
 const batchNormForward: KernelFunc = (args) => {
   const { x, mean, variance, gamma, beta } = args.inputs as Record<string, tf.TensorInfo | undefined>;
   if (!x || !mean || !variance) throw new Error('SelfsupBatchNormForward: x, mean and variance are required');
-  return runBatchNorm('SelfsupBatchNormForward', args, 1, x, [x, mean, variance, gamma, beta], [x.shape])[0];
+  return runBatchNorm('SelfsupBatchNormForward', args, reluAttr(args) ? 4 : 1, x, [x, mean, variance, gamma, beta], [x.shape])[0];
 };
 
+/** dx, dγ, dβ; with attr relu, of relu(batch norm) (then β is required: y is recomputed for the mask). */
 const batchNormBackward: KernelFunc = (args) => {
-  const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  const { dy, x, mean, variance, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
   const c = x.shape[x.shape.length - 1];
   if (dy.shape.join() !== x.shape.join()) throw new Error(`SelfsupBatchNormBackward: dy [${dy.shape}] and x [${x.shape}] differ`);
+  if (reluAttr(args)) {
+    if (!gamma || !beta) throw new Error('SelfsupBatchNormBackward: relu needs γ and β');
+    return runBatchNorm('SelfsupBatchNormBackward', args, 5, x, [dy, x, mean, variance, gamma, beta], [x.shape, [c], [c]]);
+  }
   return runBatchNorm('SelfsupBatchNormBackward', args, 2, x, [dy, x, mean, variance, gamma], [x.shape, [c], [c]]);
 };
 
@@ -519,6 +530,26 @@ const add: KernelFunc = (args) => {
   return out;
 };
 
+const addRelu: KernelFunc = (args) => {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  if (!state().addon?.elementwise) throw new Error(`${NATIVE_ADD_RELU_KERNEL}: the native kernels are not active`);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.join() !== b.shape.join()) {
+    throw new Error(`${NATIVE_ADD_RELU_KERNEL}: expected float32 operands of one shape, got ${a.dtype} [${a.shape}] and ${b.dtype} [${b.shape}]`);
+  }
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput(a.shape, 'float32');
+  const n = tf.util.sizeFromShape(a.shape);
+  if (n === 0) return out;
+  try {
+    state().addon!.elementwise!(3, heapOf(be), n, offsetOf(be, a), offsetOf(be, b), offsetOf(be, out));
+  } catch (e) {
+    be.disposeData(out.dataId);
+    throw new Error(`${NATIVE_ADD_RELU_KERNEL}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted(NATIVE_ADD_RELU_KERNEL);
+  return out;
+};
+
 const padParams = new Int32Array(12);
 
 const padV2: KernelFunc = (args) => {
@@ -602,7 +633,7 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
       const f = WASM_TRAINING_KERNELS[name] ?? originalKernel(name);
       if (f) replaceWasmKernel(name, f);
     }
-    for (const name of [...NATIVE_BATCH_NORM_KERNEL_NAMES, ...NATIVE_OPTIMIZER_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL]) {
+    for (const name of [...NATIVE_BATCH_NORM_KERNEL_NAMES, ...NATIVE_OPTIMIZER_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL, NATIVE_ADD_RELU_KERNEL]) {
       if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     }
     return [];
@@ -627,10 +658,13 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
       if (f) replaceWasmKernel(name, f);
     }
   }
-  if (tf.getKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm')) tf.unregisterKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm');
+  for (const name of [NATIVE_RELU_GRAD_KERNEL, NATIVE_ADD_RELU_KERNEL]) {
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  }
   if (s.elementwise) {
     installReluGradient();
     tf.registerKernel({ kernelName: NATIVE_RELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: reluGrad });
+    tf.registerKernel({ kernelName: NATIVE_ADD_RELU_KERNEL, backendName: 'wasm', kernelFunc: addRelu });
   }
   if (opts.minMatmulMacs !== undefined) s.minMatmulMacs = opts.minMatmulMacs;
   if (opts.threads !== undefined) addon.setThreads(opts.threads);
@@ -639,6 +673,6 @@ export function setOneDnnKernels(addon: OneDnnOps | null, opts: OneDnnKernelOpti
     ...ONEDNN_KERNEL_NAMES,
     ...(s.batchNorm ? NATIVE_BATCH_NORM_KERNEL_NAMES : []),
     ...(s.optimizer ? NATIVE_OPTIMIZER_KERNEL_NAMES : []),
-    ...(s.elementwise ? [...NATIVE_ELEMENTWISE_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL] : []),
+    ...(s.elementwise ? [...NATIVE_ELEMENTWISE_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL, NATIVE_ADD_RELU_KERNEL] : []),
   ];
 }
