@@ -1,4 +1,4 @@
-// ReLU, ReLU's gradient, Add and PadV2 on @selfsup/native-cpu's loops under the wasm backend: the
+// ReLU, ReLU's gradient, Add, Multiply and PadV2 on @selfsup/native-cpu's loops under the wasm backend: the
 // same bits as the stock wasm kernels (and as plain-JS references written here), fallbacks for
 // what the loops do not cover, the stock path when they are off, a BYOL step with the same
 // bits either way, and no tensor or heap growth.
@@ -162,6 +162,51 @@ describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient, Ad
     expect(st.native.Add).toBeUndefined();
     expect(st.fallback.Add).toBeUndefined();
     tf.dispose([a, b, y, row, bc]);
+  });
+
+  // [a, b]: b is a's shape, one value per row, or a scalar; either side may be the small one
+  const mulCases: [number[], number[]][] = [
+    [[5, 3], [5, 3]], [[128, 128], [128, 1]], [[128, 1], [128, 128]], [[64, 28, 28, 1], [64, 1, 1, 1]], [[6, 4, 4, 8], []],
+    [[2, 3], [1]], [[4, 9, 9, 16], [4, 9, 1, 1]], [[256, 28, 28, 8], [256, 28, 28, 8]],
+  ];
+  it.each(mulCases.map((c) => [`[${c[0]}] · [${c[1]}]`, c] as const))('Multiply %s: the stock kernel\'s bits, one native call', (_, [sa, sb]) => {
+    const a = mixed(sa, 81);
+    const b = seeded(sb, 82, 2);
+    oneDnnKernelStats(true);
+    const y = tf.mul(a, b);
+    expect(oneDnnKernelStats(true).native.Multiply).toBe(1);
+    const got = Float32Array.from(y.dataSync());
+    setOneDnnKernels(addon, { elementwise: false });
+    try {
+      const stock = tf.mul(a, b);
+      expect(stock.shape).toEqual(y.shape);
+      expect(sameBits(got, Float32Array.from(stock.dataSync()))).toBe(true);
+      stock.dispose();
+    } finally {
+      setOneDnnKernels(addon);
+    }
+    // a plain-JS product for the row case
+    const [big, small] = a.size >= b.size ? [a, b] : [b, a];
+    const bv = Float32Array.from(big.dataSync());
+    const sv = Float32Array.from(small.dataSync());
+    const inner = bv.length / sv.length;
+    expect(sameBits(got, bv.map((v, i) => Math.fround(v * sv[Math.floor(i / inner)])))).toBe(true);
+    tf.dispose([a, b, y]);
+  });
+
+  it('Multiply with channel broadcasting, int32 or mixed shapes: the stock kernel, uncounted', () => {
+    const x = seeded([2, 3, 4], 91);
+    oneDnnKernelStats(true);
+    const c = tf.mul(x, seeded([4], 92));
+    const m = tf.mul(seeded([2, 1, 4], 93), seeded([1, 3, 1], 94));
+    const i = tf.mul(tf.tensor1d([2, 3], 'int32'), tf.tensor1d([4, 5], 'int32'));
+    expect(Array.from(i.dataSync())).toEqual([8, 15]);
+    expect(c.shape).toEqual([2, 3, 4]);
+    expect(m.shape).toEqual([2, 3, 4]);
+    const st = oneDnnKernelStats(true);
+    expect(st.native.Multiply).toBeUndefined();
+    expect(st.fallback.Multiply).toBeUndefined();
+    tf.dispose([x, c, m, i]);
   });
 
   it('falls back to the stock kernels for int32 and rank 5, with the stock results', () => {

@@ -17,6 +17,7 @@ export function installKernelProfiler(backendName = tf.getBackend()): KernelProf
   const childMs: number[] = [];
   const names: string[] = [];
   let active = true;
+  const byShape = new Set((process.env.SELFSUP_PROFILE_SHAPES ?? '').split(',').filter(Boolean));
   const originals = tf.getKernelsForBackend(backendName);
   for (const k of originals) {
     const inner = k.kernelFunc;
@@ -35,7 +36,9 @@ export function installKernelProfiler(backendName = tf.getBackend()): KernelProf
           const children = childMs.pop() as number;
           names.pop();
           if (childMs.length) childMs[childMs.length - 1] += dt;
-          const key = names.length ? `${k.kernelName}<${names[names.length - 1]}` : k.kernelName;
+          let key = names.length ? `${k.kernelName}<${names[names.length - 1]}` : k.kernelName;
+          // SELFSUP_PROFILE_SHAPES=Multiply,Add: those kernels' rows split by input shapes
+          if (byShape.has(k.kernelName)) key += ' ' + Object.values(args.inputs).map((t) => `[${(t as tf.TensorInfo).shape}]`).join('');
           const s = stats.get(key) ?? { n: 0, ms: 0 };
           s.n++;
           s.ms += dt - children;

@@ -52,6 +52,25 @@ describe('heap-view Slice / Unpack / SplitV / Identity', () => {
     expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
     y.dispose();
   });
+
+  it('casts to the same dtype without copying (the Identity gradient\'s cast); other casts convert', () => {
+    const x = tf.tensor1d([1.5, -2, 3]);
+    const y = tf.cast(x, 'float32');
+    expect(y.dataId).toBe(x.dataId);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1.5, -2, 3]);
+    const i = tf.cast(y, 'int32');
+    expect(i.dataId).not.toBe(y.dataId);
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
+    const b = tf.cast(tf.tensor1d([0, 1], 'int32'), 'bool');
+    expect(b.dtype).toBe('bool');
+    expect(b.dataId).not.toBe(i.dataId);
+    // the gradient through a clone is dy, with no copy
+    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clone(a), tf.tensor1d([2, 3]))))(tf.tensor1d([1, 1]));
+    expect(Array.from(g.dataSync())).toEqual([2, 3]);
+    tf.dispose([y, i, b, g]);
+  });
 });
 
 describe('leading-axes Sum / Mean', () => {

@@ -586,6 +586,21 @@ BN_CLONES void add_relu_range(const float *__restrict a, const float *__restrict
   }
 }
 
+// out = a · b[i / inner]: b holds one value per row of `inner` elements (inner 1: same shape)
+BN_CLONES void mul_rows_range(const float *__restrict a, const float *__restrict b, int64_t inner, int64_t lo, int64_t hi,
+                              float *__restrict out) {
+  if (inner == 1) {
+    for (int64_t i = lo; i < hi; i++) out[i] = a[i] * b[i];
+    return;
+  }
+  int64_t i = lo;
+  while (i < hi) {
+    const int64_t row = i / inner, end = std::min(hi, (row + 1) * inner);
+    const float v = b[row];
+    for (; i < end; i++) out[i] = a[i] * v;
+  }
+}
+
 // out = a + b
 BN_CLONES void add_range(const float *__restrict a, const float *__restrict b, int64_t lo, int64_t hi, float *__restrict out) {
   for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
@@ -910,29 +925,37 @@ napi_value OptimizerStep(napi_env env, napi_callback_info info) {
 }
 
 
-// elementwise(kind, heap, n, aOff, bOff, outOff) over n float32 elements:
-//   0 ReLU (a = x), 1 ReLU's gradient (a = dy, b = x), 2 a + b, 3 relu(a + b)
+// elementwise(kind, heap, n, aOff, bOff, outOff[, inner]) over n float32 elements:
+//   0 ReLU (a = x), 1 ReLU's gradient (a = dy, b = x), 2 a + b, 3 relu(a + b),
+//   4 a · b with b one value per row of `inner` elements (n / inner values; inner 1: same shape)
 napi_value Elementwise(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    size_t argc = 6;
-    napi_value argv[6];
+    size_t argc = 7;
+    napi_value argv[7];
     NAPI_OK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-    if (argc < 6) throw std::runtime_error("elementwise takes 6 arguments");
+    if (argc < 6) throw std::runtime_error("elementwise takes 6 or 7 arguments");
     int32_t kind;
     NAPI_OK(napi_get_value_int32(env, argv[0], &kind));
-    if (kind < 0 || kind > 3) throw std::runtime_error("unknown elementwise kind");
+    if (kind < 0 || kind > 4) throw std::runtime_error("unknown elementwise kind");
     Heap h = heap_of(env, argv[1]);
     const double nd = number_of(env, argv[2]);
     if (!(nd >= 0) || nd > 9.0e15 || nd != static_cast<int64_t>(nd)) throw std::runtime_error("elementwise: bad size");
     const int64_t n = static_cast<int64_t>(nd);
+    int64_t inner = 1;
+    if (kind == 4) {
+      const double id = argc > 6 ? number_of(env, argv[6]) : 1;
+      if (!(id >= 1) || id != static_cast<int64_t>(id) || (n > 0 && n % static_cast<int64_t>(id) != 0)) throw std::runtime_error("elementwise: bad row length");
+      inner = static_cast<int64_t>(id);
+    }
     const float *a = reinterpret_cast<const float *>(at(h, number_of(env, argv[3]), f32(n)));
-    const float *b = kind > 0 ? reinterpret_cast<const float *>(at(h, number_of(env, argv[4]), f32(n))) : nullptr;
+    const float *b = kind > 0 ? reinterpret_cast<const float *>(at(h, number_of(env, argv[4]), f32(n / inner))) : nullptr;
     float *out = reinterpret_cast<float *>(at(h, number_of(env, argv[5]), f32(n)));
     if (!a || !out || (kind > 0 && !b)) throw std::runtime_error("elementwise: missing operand");
     if (kind == 0) ew_parallel(n, [&](int64_t lo, int64_t hi) { relu_range(a, lo, hi, out); });
     else if (kind == 1) ew_parallel(n, [&](int64_t lo, int64_t hi) { relu_grad_range(a, b, lo, hi, out); });
     else if (kind == 2) ew_parallel(n, [&](int64_t lo, int64_t hi) { add_range(a, b, lo, hi, out); });
-    else ew_parallel(n, [&](int64_t lo, int64_t hi) { add_relu_range(a, b, lo, hi, out); });
+    else if (kind == 3) ew_parallel(n, [&](int64_t lo, int64_t hi) { add_relu_range(a, b, lo, hi, out); });
+    else ew_parallel(n, [&](int64_t lo, int64_t hi) { mul_rows_range(a, b, inner, lo, hi, out); });
     return nullptr;
   });
 }

@@ -43,8 +43,12 @@ export class FusableReLU extends StandardReLU {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const maxValue = (this as unknown as { maxValue?: number | null }).maxValue;
-    // a copy-free clone: the layers executor may dispose the input once its consumers ran
-    if (x && fused().has(x) && maxValue == null && (!Array.isArray(inputs) || inputs.length === 1)) return tf.clone(x);
+    if (x && fused().has(x) && maxValue == null && (!Array.isArray(inputs) || inputs.length === 1)) {
+      // Outside training the layers executor disposes a layer's input once its consumers ran, so
+      // the output must be another tensor (a copy-free clone). In training it disposes nothing,
+      // and a clone would cost a Cast in the backward pass (Identity's gradient): the tensor itself.
+      return kwargs['training'] ? x : tf.clone(x);
+    }
     return super.call(inputs, kwargs);
   }
 }

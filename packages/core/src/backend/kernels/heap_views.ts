@@ -61,6 +61,19 @@ export function identityKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/**
+ * Cast to the dtype the tensor already has shares its data, as Identity does (the stock kernel
+ * copies). tfjs's Identity gradient is cast(dy, 'float32'), so every clone in a forward pass
+ * (tf.layers copies a layer's input it returns unchanged) cost a full copy in the backward one.
+ */
+export function castKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+  if (x.dtype !== dtype || x.dtype === 'string' || x.dtype === 'complex64') return delegate('Cast', args, `${x.dtype} to ${dtype}`);
+  wasmBackend(args).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 export function unpackKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const value = args.inputs.value as tf.TensorInfo;
   if (value.dtype === 'string' || value.dtype === 'complex64') return delegate('Unpack', args, `dtype ${value.dtype}`);

@@ -26,8 +26,11 @@ export interface OneDnnOps {
   batchNorm?(kind: 0 | 1 | 2 | 3 | 4 | 5, heap: Uint8Array, rows: number, c: number, epsilon: number, offsets: Float64Array): void;
   /** LARS (kind 0) or EMA (kind 1) over many variables; absent in older builds. */
   optimizerStep?(kind: 0 | 1, heap: Uint8Array, globals: Float64Array, vars: Float64Array): void;
-  /** ReLU (kind 0), its gradient (kind 1), a + b (kind 2) or relu(a + b) (kind 3) over n floats; absent in older builds. */
-  elementwise?(kind: 0 | 1 | 2 | 3, heap: Uint8Array, n: number, a: number, b: number, out: number): void;
+  /**
+   * ReLU (kind 0), its gradient (1), a + b (2), relu(a + b) (3), or a · b with b one value per
+   * row of `inner` elements (4) over n floats; absent in older builds.
+   */
+  elementwise?(kind: 0 | 1 | 2 | 3 | 4, heap: Uint8Array, n: number, a: number, b: number, out: number, inner?: number): void;
   /** Constant padding of a 4-D float32 tensor; absent in older builds. */
   pad?(heap: Uint8Array, params: Int32Array, value: number, x: number, out: number): void;
   setThreads(n: number): void;
@@ -38,7 +41,7 @@ export const ONEDNN_KERNEL_NAMES = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInpu
 type OneDnnKernelName = (typeof ONEDNN_KERNEL_NAMES)[number];
 
 /** Stock wasm kernels that the addon's (threaded) loops replace. */
-export const NATIVE_ELEMENTWISE_KERNEL_NAMES = ['Relu', 'Add', 'PadV2'] as const;
+export const NATIVE_ELEMENTWISE_KERNEL_NAMES = ['Relu', 'Add', 'Multiply', 'PadV2'] as const;
 type ElementwiseKernelName = (typeof NATIVE_ELEMENTWISE_KERNEL_NAMES)[number];
 
 
@@ -530,6 +533,50 @@ const add: KernelFunc = (args) => {
   return out;
 };
 
+/**
+ * If b broadcasts against a as one value per row (b's shape: a's leading axes, then 1s; or the
+ * same shape), the row length; else null.
+ */
+function rowBroadcast(a: number[], b: number[]): number | null {
+  if (b.length > a.length) return null;
+  const bb = [...new Array(a.length - b.length).fill(1), ...b];
+  let k = 0;
+  while (k < a.length && bb[k] === a[k]) k++;
+  for (let i = k; i < a.length; i++) if (bb[i] !== 1) return null;
+  return tf.util.sizeFromShape(a.slice(k));
+}
+
+/**
+ * a · b for float32 operands where one is the other's shape or one value per row of it (the
+ * normalisations x / ‖x‖ and per-image scalings of a step); other multiplications go to the
+ * stock kernel uncounted. The product commutes bit for bit, so either operand may be the small one.
+ */
+const multiply: KernelFunc = (args) => {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const stock = () => {
+    const f = originalKernel('Multiply');
+    if (!f) throw new Error('selfsup native Multiply: the stock wasm backend has no Multiply kernel');
+    return f(args);
+  };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock();
+  const [big, small] = tf.util.sizeFromShape(a.shape) >= tf.util.sizeFromShape(b.shape) ? [a, b] : [b, a];
+  const inner = rowBroadcast(big.shape, small.shape);
+  const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  if (inner === null || inner === 0 || outShape.join() !== big.shape.join()) return stock();
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput(outShape, 'float32');
+  const n = tf.util.sizeFromShape(outShape);
+  if (n === 0) return out;
+  try {
+    state().addon!.elementwise!(4, heapOf(be), n, offsetOf(be, big), offsetOf(be, small), offsetOf(be, out), inner);
+  } catch (e) {
+    be.disposeData(out.dataId);
+    return fallback('Multiply', args, `native: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  counted('Multiply');
+  return out;
+};
+
 const addRelu: KernelFunc = (args) => {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   if (!state().addon?.elementwise) throw new Error(`${NATIVE_ADD_RELU_KERNEL}: the native kernels are not active`);
@@ -577,7 +624,7 @@ const padV2: KernelFunc = (args) => {
   return out;
 };
 
-const ELEMENTWISE_KERNELS: Record<ElementwiseKernelName, KernelFunc> = { Relu: relu, Add: add, PadV2: padV2 };
+const ELEMENTWISE_KERNELS: Record<ElementwiseKernelName, KernelFunc> = { Relu: relu, Add: add, Multiply: multiply, PadV2: padV2 };
 
 // tfjs's Relu gradient is mul(dy, cast(step(x))): three full-size kernels. While the native
 // kernels are active on wasm it is one (SelfsupReluGrad); otherwise the registered gradient

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './conv_grads';
-import { gatherKernel, identityKernel, sliceKernel, splitVKernel, unpackKernel } from './heap_views';
+import { castKernel, gatherKernel, identityKernel, sliceKernel, splitVKernel, unpackKernel } from './heap_views';
 import { meanKernel, sumKernel, tileKernel } from './reductions';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul';
 import { fusedBatchNormKernel } from './fused_batch_norm';
@@ -71,6 +71,7 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, KernelFunc>> = {
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
   Identity: identityKernel,
+  Cast: castKernel,
   Slice: sliceKernel,
   Unpack: unpackKernel,
   SplitV: splitVKernel,
