@@ -63,9 +63,15 @@ describe('heap-view Slice / Unpack / SplitV / Identity', () => {
     expect(i.dataId).not.toBe(y.dataId);
     expect(i.dtype).toBe('int32');
     expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
-    const b = tf.cast(tf.tensor1d([0, 1], 'int32'), 'bool');
+    // to bool: x ≠ 0, as on the cpu backend (the stock wasm kernel kept 2 as 2, -0.5 as 0)
+    const b = tf.cast(tf.tensor1d([0, 2, -3, 1], 'int32'), 'bool');
     expect(b.dtype).toBe('bool');
-    expect(b.dataId).not.toBe(i.dataId);
+    expect(Array.from(b.dataSync())).toEqual([0, 1, 1, 1]);
+    const bf = tf.cast(tf.tensor1d([0, 2.5, -0.5, -0]), 'bool');
+    expect(Array.from(bf.dataSync())).toEqual([0, 1, 1, 0]);
+    const nb = tf.logicalNot(bf);
+    expect(Array.from(nb.dataSync())).toEqual([1, 0, 0, 1]);
+    tf.dispose([bf, nb]);
     // the gradient through a clone is dy, with no copy
     const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clone(a), tf.tensor1d([2, 3]))))(tf.tensor1d([1, 1]));
     expect(Array.from(g.dataSync())).toEqual([2, 3]);

@@ -4,7 +4,7 @@
 // copies too, and the engine clones every tensor it saves for backward with Identity.
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { delegate, type KernelArgs } from './kernel_util';
+import { asTensor, delegate, type KernelArgs } from './kernel_util';
 
 function wasmBackend(args: KernelArgs): BackendWasm {
   return args.backend as BackendWasm;
@@ -69,6 +69,9 @@ export function identityKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[
 export function castKernel(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const x = args.inputs.x as tf.TensorInfo;
   const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+  // The stock kernel copies int32/float32 values into a bool tensor unchanged (2 stays 2); tfjs's
+  // other backends give x ≠ 0.
+  if (dtype === 'bool' && (x.dtype === 'int32' || x.dtype === 'float32')) return tf.tidy(() => tf.notEqual(asTensor(x), tf.scalar(0, x.dtype)));
   if (x.dtype !== dtype || x.dtype === 'string' || x.dtype === 'complex64') return delegate('Cast', args, `${x.dtype} to ${dtype}`);
   wasmBackend(args).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
