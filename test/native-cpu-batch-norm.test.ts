@@ -14,7 +14,7 @@ import {
   type NativeCpuAddon,
 } from '@selfsup/core';
 import { onBoth, relErr, seeded } from './helpers/backend-compare';
-import { nativeCpuForTests } from './helpers/native-cpu';
+import { nativeCpuForTests, selectNativeWasm } from './helpers/native-cpu';
 
 const native = nativeCpuForTests();
 const addon = (native.load.ok ? native.load.addon : null) as NativeCpuAddon | null;
@@ -69,9 +69,7 @@ const shapes: number[][] = [
 
 describe.skipIf(native.skipReason !== undefined)('native batch norm (@selfsup/native-cpu) against the tf-op path', () => {
   beforeAll(async () => {
-    if (!native.load.ok) throw new Error(`@selfsup/native-cpu can be built here but does not load: ${native.load.reason}`);
-    await selectBackend('wasm', { threads: 1, nativeKernels: 'on', log: quiet });
-    addon!.setThreads(2); // the threaded loops get checked too (the larger shapes)
+    await selectNativeWasm(native);
     expect(nativeBatchNormActive()).toBe(true);
   });
 
@@ -111,8 +109,7 @@ describe.skipIf(native.skipReason !== undefined)('native batch norm (@selfsup/na
       run().forEach((v, i) => expect(relErr(v, nat[i]), OUTPUTS[i]).toBeLessThan(1e-4));
       expect(oneDnnKernelStats(true).native).toEqual({});
     } finally {
-      await selectBackend('wasm', { threads: 1, nativeKernels: 'on', log: quiet });
-      addon!.setThreads(2);
+      await selectNativeWasm(native);
     }
     expect(nativeBatchNormActive()).toBe(true);
   });

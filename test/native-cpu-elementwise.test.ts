@@ -16,7 +16,7 @@ import {
 import { EmaUpdateCallback, TargetInitCallback } from '@selfsup/callbacks';
 import { ByolExperiment } from '@selfsup/byol';
 import { seeded } from './helpers/backend-compare';
-import { nativeCpuForTests } from './helpers/native-cpu';
+import { nativeCpuForTests, selectNativeWasm } from './helpers/native-cpu';
 
 const native = nativeCpuForTests();
 const addon = (native.load.ok ? native.load.addon : null) as NativeCpuAddon | null;
@@ -87,9 +87,7 @@ const padCases: { shape: number[]; pads: [number, number][]; value?: number }[] 
 
 describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient, Add and PadV2 (@selfsup/native-cpu)', () => {
   beforeAll(async () => {
-    if (!native.load.ok) throw new Error(`@selfsup/native-cpu can be built here but does not load: ${native.load.reason}`);
-    await selectBackend('wasm', { threads: 1, nativeKernels: 'on', log: quiet });
-    addon!.setThreads(2); // the threaded loops get checked too (the larger shapes)
+    await selectNativeWasm(native);
     expect(tf.getKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm')).toBeDefined();
   });
 
@@ -242,8 +240,7 @@ describe.skipIf(native.skipReason !== undefined)('native ReLU, ReLU gradient, Ad
       expect(sameBits(y, ry) && sameBits(dx, rdx)).toBe(true);
       expect(oneDnnKernelStats(true).native).toEqual({});
     } finally {
-      await selectBackend('wasm', { threads: 1, nativeKernels: 'on', log: quiet });
-      addon!.setThreads(2);
+      await selectNativeWasm(native);
     }
     expect(tf.getKernel(NATIVE_RELU_GRAD_KERNEL, 'wasm')).toBeDefined();
   });

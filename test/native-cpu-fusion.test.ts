@@ -15,7 +15,7 @@ import {
 } from '@selfsup/core';
 import { batchNormalization, feedsOnlyRelu, FusableAdd, FusableReLU } from '@selfsup/ssl';
 import { seeded } from './helpers/backend-compare';
-import { nativeCpuForTests } from './helpers/native-cpu';
+import { nativeCpuForTests, selectNativeWasm } from './helpers/native-cpu';
 
 const native = nativeCpuForTests();
 const addon = (native.load.ok ? native.load.addon : null) as NativeCpuAddon | null;
@@ -63,9 +63,7 @@ const shapes: number[][] = [[7, 3], [5, 17], [2, 5, 7, 3], [3, 9, 11, 17], [64, 
 
 describe.skipIf(native.skipReason !== undefined)('ReLU fused into batch norm and addition (@selfsup/native-cpu)', () => {
   beforeAll(async () => {
-    if (!native.load.ok) throw new Error(`@selfsup/native-cpu can be built here but does not load: ${native.load.reason}`);
-    await selectBackend('wasm', { threads: 1, nativeKernels: 'on', log: quiet });
-    addon!.setThreads(2);
+    await selectNativeWasm(native);
     expect(nativeReluFusionActive()).toBe(true);
   });
 

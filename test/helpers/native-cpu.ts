@@ -4,7 +4,7 @@
  * where it can, an addon that is missing or does not load is a failure, not a skip.
  */
 import * as path from 'node:path';
-import { defaultNativeCpuLoader, type NativeCpuLoad } from '@selfsup/core';
+import { defaultNativeCpuLoader, selectBackend, type NativeCpuAddon, type NativeCpuLoad } from '@selfsup/core';
 
 const buildScript = path.resolve(__dirname, '..', '..', 'packages', 'native-cpu', 'build.cjs');
 
@@ -25,4 +25,15 @@ export function nativeCpuForTests(): NativeCpuForTests {
   }
   // buildable but not loadable: let the tests run and fail on it
   return { load };
+}
+
+/**
+ * The wasm backend with the native kernels on, their loops on 2 threads so that the larger
+ * shapes exercise the threaded paths too. Fails (not skips) when the addon can be built but
+ * does not load.
+ */
+export async function selectNativeWasm(native: NativeCpuForTests): Promise<void> {
+  if (!native.load.ok) throw new Error(`@selfsup/native-cpu can be built here but does not load: ${native.load.reason}`);
+  await selectBackend('wasm', { threads: 1, nativeKernels: 'on', log: () => undefined });
+  (native.load.addon as NativeCpuAddon).setThreads(2);
 }

@@ -470,42 +470,63 @@ const OPTIMIZER_KERNELS: Record<OptimizerKernelName, KernelFunc> = {
 
 // ---- ReLU, its gradient, constant padding (plain loops in the addon) ----------------------
 
+type ElementwiseName = ElementwiseKernelName | typeof NATIVE_RELU_GRAD_KERNEL | typeof NATIVE_ADD_RELU_KERNEL;
+
+/**
+ * One call of the addon's elementwise loop (`kind`: 0 relu, 1 relu gradient, 2 add, 3 relu(a+b),
+ * 4 row-broadcast multiply) into a new float32 output of `shape`. A failing call frees the output;
+ * a stock kernel's replacement then falls back to the stock kernel, while our own kernels
+ * (SelfsupReluGrad, SelfsupAddRelu), which have no stock kernel, throw.
+ */
+function runElementwise(
+  name: ElementwiseName,
+  args: KernelArgs,
+  kind: 0 | 1 | 2 | 3 | 4,
+  shape: number[],
+  a: tf.TensorInfo,
+  b: tf.TensorInfo | null,
+  inner?: number,
+): tf.TensorInfo | tf.TensorInfo[] {
+  const be = args.backend as BackendWasm;
+  const out = be.makeOutput(shape, 'float32');
+  const n = tf.util.sizeFromShape(shape);
+  if (n === 0) return out;
+  try {
+    const ew = state().addon!.elementwise!;
+    const bOff = b ? offsetOf(be, b) : -1;
+    if (inner === undefined) ew(kind, heapOf(be), n, offsetOf(be, a), bOff, offsetOf(be, out));
+    else ew(kind, heapOf(be), n, offsetOf(be, a), bOff, offsetOf(be, out), inner);
+  } catch (e) {
+    be.disposeData(out.dataId);
+    const why = e instanceof Error ? e.message : String(e);
+    if (name === NATIVE_RELU_GRAD_KERNEL || name === NATIVE_ADD_RELU_KERNEL) throw new Error(`${name}: ${why}`);
+    return fallback(name, args, `native: ${why}`);
+  }
+  counted(name);
+  return out;
+}
+
+/** The stock wasm kernel, for the operands a replacement leaves alone (uncounted, not a fallback). */
+function stockKernel(name: 'Add' | 'Multiply', args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const f = originalKernel(name);
+  if (!f) throw new Error(`selfsup native ${name}: the stock wasm backend has no ${name} kernel`);
+  return f(args);
+}
+
 const relu: KernelFunc = (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   if (x.dtype !== 'float32') return fallback('Relu', args, `dtype ${x.dtype}`);
-  const be = args.backend as BackendWasm;
-  const out = be.makeOutput(x.shape, 'float32');
-  const n = tf.util.sizeFromShape(x.shape);
-  if (n === 0) return out;
-  try {
-    state().addon!.elementwise!(0, heapOf(be), n, offsetOf(be, x), -1, offsetOf(be, out));
-  } catch (e) {
-    be.disposeData(out.dataId);
-    return fallback('Relu', args, `native: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  counted('Relu');
-  return out;
+  return runElementwise('Relu', args, 0, x.shape, x, null);
 };
 
 /** dy·step(x) in one pass; the caller (the Relu gradient below) checks dtypes and shapes. */
 const reluGrad: KernelFunc = (args) => {
   const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-  const be = args.backend as BackendWasm;
   if (!state().addon?.elementwise) throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: the native kernels are not active`);
   if (dy.dtype !== 'float32' || x.dtype !== 'float32' || dy.shape.join() !== x.shape.join()) {
     throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: expected float32 dy and x of one shape, got ${dy.dtype} [${dy.shape}] and ${x.dtype} [${x.shape}]`);
   }
-  const out = be.makeOutput(x.shape, 'float32');
-  const n = tf.util.sizeFromShape(x.shape);
-  if (n === 0) return out;
-  try {
-    state().addon!.elementwise!(1, heapOf(be), n, offsetOf(be, dy), offsetOf(be, x), offsetOf(be, out));
-  } catch (e) {
-    be.disposeData(out.dataId);
-    throw new Error(`${NATIVE_RELU_GRAD_KERNEL}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  counted(NATIVE_RELU_GRAD_KERNEL);
-  return out;
+  return runElementwise(NATIVE_RELU_GRAD_KERNEL, args, 1, x.shape, dy, x);
 };
 
 /**
@@ -514,23 +535,8 @@ const reluGrad: KernelFunc = (args) => {
  */
 const add: KernelFunc = (args) => {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.join() !== b.shape.join()) {
-    const stock = originalKernel('Add');
-    if (!stock) throw new Error('selfsup native Add: the stock wasm backend has no Add kernel');
-    return stock(args);
-  }
-  const be = args.backend as BackendWasm;
-  const out = be.makeOutput(a.shape, 'float32');
-  const n = tf.util.sizeFromShape(a.shape);
-  if (n === 0) return out;
-  try {
-    state().addon!.elementwise!(2, heapOf(be), n, offsetOf(be, a), offsetOf(be, b), offsetOf(be, out));
-  } catch (e) {
-    be.disposeData(out.dataId);
-    return fallback('Add', args, `native: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  counted('Add');
-  return out;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.join() !== b.shape.join()) return stockKernel('Add', args);
+  return runElementwise('Add', args, 2, a.shape, a, b);
 };
 
 /**
@@ -553,28 +559,12 @@ function rowBroadcast(a: number[], b: number[]): number | null {
  */
 const multiply: KernelFunc = (args) => {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  const stock = () => {
-    const f = originalKernel('Multiply');
-    if (!f) throw new Error('selfsup native Multiply: the stock wasm backend has no Multiply kernel');
-    return f(args);
-  };
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock();
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return stockKernel('Multiply', args);
   const [big, small] = tf.util.sizeFromShape(a.shape) >= tf.util.sizeFromShape(b.shape) ? [a, b] : [b, a];
   const inner = rowBroadcast(big.shape, small.shape);
   const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-  if (inner === null || inner === 0 || outShape.join() !== big.shape.join()) return stock();
-  const be = args.backend as BackendWasm;
-  const out = be.makeOutput(outShape, 'float32');
-  const n = tf.util.sizeFromShape(outShape);
-  if (n === 0) return out;
-  try {
-    state().addon!.elementwise!(4, heapOf(be), n, offsetOf(be, big), offsetOf(be, small), offsetOf(be, out), inner);
-  } catch (e) {
-    be.disposeData(out.dataId);
-    return fallback('Multiply', args, `native: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  counted('Multiply');
-  return out;
+  if (inner === null || inner === 0 || outShape.join() !== big.shape.join()) return stockKernel('Multiply', args);
+  return runElementwise('Multiply', args, 4, outShape, big, small, inner);
 };
 
 const addRelu: KernelFunc = (args) => {
@@ -583,18 +573,7 @@ const addRelu: KernelFunc = (args) => {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.join() !== b.shape.join()) {
     throw new Error(`${NATIVE_ADD_RELU_KERNEL}: expected float32 operands of one shape, got ${a.dtype} [${a.shape}] and ${b.dtype} [${b.shape}]`);
   }
-  const be = args.backend as BackendWasm;
-  const out = be.makeOutput(a.shape, 'float32');
-  const n = tf.util.sizeFromShape(a.shape);
-  if (n === 0) return out;
-  try {
-    state().addon!.elementwise!(3, heapOf(be), n, offsetOf(be, a), offsetOf(be, b), offsetOf(be, out));
-  } catch (e) {
-    be.disposeData(out.dataId);
-    throw new Error(`${NATIVE_ADD_RELU_KERNEL}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  counted(NATIVE_ADD_RELU_KERNEL);
-  return out;
+  return runElementwise(NATIVE_ADD_RELU_KERNEL, args, 3, a.shape, a, b);
 };
 
 const padParams = new Int32Array(12);
