@@ -38,7 +38,7 @@ export function installKernelProfiler(backendName = tf.getBackend()): KernelProf
           if (childMs.length) childMs[childMs.length - 1] += dt;
           let key = names.length ? `${k.kernelName}<${names[names.length - 1]}` : k.kernelName;
           // SELFSUP_PROFILE_SHAPES=Multiply,Add: those kernels' rows split by input shapes
-          if (byShape.has(k.kernelName)) key += ' ' + Object.values(args.inputs).map((t) => `[${(t as tf.TensorInfo).shape}]`).join('');
+          if (byShape.has(k.kernelName)) key += ' ' + Object.values(args.inputs).filter((t) => t !== undefined).map((t) => `[${(t as tf.TensorInfo).shape}]`).join('');
           const s = stats.get(key) ?? { n: 0, ms: 0 };
           s.n++;
           s.ms += dt - children;
