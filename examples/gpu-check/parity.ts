@@ -8,7 +8,7 @@
 // adapter is slow. Reads are async (data()): a synchronous read of a GPU tensor needs
 // OffscreenCanvas.
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining, Rng, WEBGPU_TRAINING_KERNELS } from '@selfsup/core';
+import { batchNormTraining, Rng, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled } from '@selfsup/core';
 import { EmaUpdateCallback, TargetInitCallback, weightedKnn } from '@selfsup/callbacks';
 import { AugmentationPipeline, byolSmallGrayViewT, byolViewT, byolViewTPrime, LARS } from '@selfsup/ssl';
 import { BYOL_MODELS, ByolExperiment, symmetricByolLoss } from '@selfsup/byol';
@@ -52,10 +52,36 @@ export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number 
   return n === 0 ? Math.sqrt(d) : Math.sqrt(d / n);
 }
 
+// WebGPU reports invalid commands (a validation error drops the whole command buffer) to the
+// device's uncapturederror event, not as exceptions: a check that caused one fails on it.
+const gpuErrors: string[] = [];
+const watched = new WeakSet<object>();
+function watchDevice(): void {
+  const device = (tf.backend() as unknown as { device?: { addEventListener?(type: string, fn: (e: { error?: { message?: string } }) => void): void } }).device;
+  if (!device?.addEventListener || watched.has(device)) return;
+  watched.add(device);
+  device.addEventListener('uncapturederror', (e) => gpuErrors.push((e.error?.message ?? String(e)).split('\n')[0]));
+}
+
 async function on<T>(ctx: ParityContext, backend: 'cpu' | 'webgpu', fn: () => Promise<T>): Promise<T> {
   await ctx.use(backend);
   if (tf.getBackend() !== backend) throw new Error(`asked for the ${backend} backend, tfjs is on ${tf.getBackend()}`);
+  if (backend === 'webgpu') watchDevice();
   return fn();
+}
+
+/** The check, failing on any WebGPU error it caused (delivered after the check's last read). */
+function failOnGpuErrors(check: ParityCheck): ParityCheck {
+  return {
+    name: check.name,
+    async run(ctx) {
+      gpuErrors.length = 0;
+      const outcome = await check.run(ctx);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const errs = gpuErrors.splice(0);
+      return errs.length ? { ...outcome, problems: [...outcome.problems, `WebGPU errors: ${[...new Set(errs)].join('; ')}`] } : outcome;
+    },
+  };
 }
 
 /** Runs `fn` on cpu and on webgpu and compares the tensors it returns, by name. */
@@ -111,13 +137,15 @@ const augmentations = [
   ['byol-small-gray T (the main job)', () => byolSmallGrayViewT(12), 1],
 ] as const;
 
-export const PARITY_CHECKS: ParityCheck[] = [
+const CHECKS: ParityCheck[] = [
   {
     name: 'every kernel a training run dispatches is registered for webgpu',
     async run(ctx) {
       await on(ctx, 'webgpu', async () => undefined);
       const missing = WEBGPU_TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'webgpu') == null);
-      return { errors: {}, problems: missing.length ? [`kernels missing on webgpu: ${missing.join(', ')}`] : [] };
+      const problems = missing.length ? [`kernels missing on webgpu: ${missing.join(', ')}`] : [];
+      if (!webgpuFilterGradientInstalled()) problems.push("selfsup's Conv2DBackpropFilter (im2col) is not the registered webgpu kernel");
+      return { errors: {}, problems };
     },
   },
   ...convGrid.map(({ k, s, pad }): ParityCheck => ({
@@ -130,6 +158,17 @@ export const PARITY_CHECKS: ParityCheck[] = [
         const dy = rand(y.shape, 3);
         const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), dy)))([x, w]);
         return [y, dx, dw];
+      }),
+  })),
+  // filters of ≥ WEBGPU_IM2COL_MIN_WEIGHTS weights take selfsup's im2col filter gradient (the grid above: the stock one)
+  ...([[1, 'same'], [2, 'valid']] as const).map(([s, pad]): ParityCheck => ({
+    name: `conv2d dw, im2col path (3×3×16×8 = ${3 * 3 * 16 * 8} ≥ ${WEBGPU_IM2COL_MIN_WEIGHTS} weights): stride ${s}, ${pad}, odd sizes`,
+    run: (ctx) =>
+      compare(ctx, ['dw'], () => {
+        const x = rand([2, 7, 5, 16], 21);
+        const w = rand([3, 3, 16, 8], 22);
+        const dy = rand(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad).shape, 23);
+        return [tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, b as tf.Tensor4D, s, pad), dy)))(w)];
       }),
   })),
   {
@@ -245,6 +284,15 @@ export const PARITY_CHECKS: ParityCheck[] = [
       const gpuBytes: number[] = [];
       exp.addCallback(new TargetInitCallback(), new EmaUpdateCallback({ tauBase: 0.9, schedule: 'constant' }));
       exp.events.on('batchEnd', () => {
+        // buffers of disposed tensors are released when tfjs submits its queued commands, and
+        // where that falls within a step depends on the kernel count: submit first, then count
+        // (as tfjs-backend-webgpu's own reads do: end the open compute pass, then submit)
+        const be = tf.backend() as unknown as { ensureCommandEncoderReady?(): void; endComputePassEncoder?(): void; submitQueue?(): void };
+        if (be.ensureCommandEncoderReady && be.endComputePassEncoder && be.submitQueue) {
+          be.ensureCommandEncoderReady();
+          be.endComputePassEncoder();
+          be.submitQueue();
+        }
         const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
         tensors.push(m.numTensors);
         gpuBytes.push(m.numBytesInGPU ?? 0);
@@ -261,6 +309,8 @@ export const PARITY_CHECKS: ParityCheck[] = [
     },
   },
 ];
+
+export const PARITY_CHECKS: ParityCheck[] = CHECKS.map(failOnGpuErrors);
 
 export interface ParityRow {
   name: string;

@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * Every kernel a BYOL training run dispatches (byol-fashion-mnist.yaml and tiny.yaml with
  * lars, sgd, adam and adamw: augmentations, forward, backward, optimizers, EMA, the kNN
- * evaluation), recorded on the cpu backend. tfjs-backend-webgpu 4.22 registers all of them,
- * so selfsup adds no webgpu kernels (unlike wasm: ./register.ts); test/webgpu-parity.test.ts
- * checks their values and gradients against the cpu backend. Augment presets with colour
- * jitter, blur and solarize are covered by that test too.
+ * evaluation), recorded on the cpu backend, plus StridedSlice (our Conv2DBackpropFilter below).
+ * tfjs-backend-webgpu 4.22 registers all of them; selfsup replaces one (Conv2DBackpropFilter,
+ * below). test/webgpu-parity.test.ts checks their values and gradients against the cpu backend.
+ * Augment presets with colour jitter, blur and solarize are covered by that test too.
  */
 export const WEBGPU_TRAINING_KERNELS: readonly string[] = [
   'Abs', 'Add', 'Any', 'BatchMatMul', 'Cast', 'ClipByValue', 'Concat', 'Conv2DBackpropFilter',
@@ -14,13 +14,126 @@ export const WEBGPU_TRAINING_KERNELS: readonly string[] = [
   'FusedConv2D', 'GatherV2', 'Greater', 'GreaterEqual', 'Identity', 'IsFinite', 'LogicalAnd',
   'LogicalNot', 'Maximum', 'Mean', 'Minimum', 'Multiply', 'Neg', 'OneHot', 'OnesLike', 'Pack',
   'PadV2', 'Pow', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Select', 'Slice', 'SplitV', 'Sqrt',
-  'Square', 'Step', 'Sub', 'Sum', 'TopK', 'Transpose', 'ZerosLike', '_FusedMatMul',
+  'Square', 'Step', 'StridedSlice', 'Sub', 'Sum', 'TopK', 'Transpose', 'ZerosLike', '_FusedMatMul',
 ];
 
 /**
  * Checks that the webgpu backend has every kernel training needs and returns the missing
- * ones (none with tfjs-backend-webgpu 4.22.0; a different version might drop some).
+ * ones (none with tfjs-backend-webgpu 4.22.0; a different version might drop some); puts
+ * selfsup's Conv2DBackpropFilter in place of the stock one.
  */
 export function registerWebgpuTrainingKernels(): string[] {
-  return WEBGPU_TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'webgpu') == null);
+  const missing = WEBGPU_TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'webgpu') == null);
+  replaceFilterGradient();
+  return missing;
+}
+
+type Shape4 = [number, number, number, number];
+/** Conv2DBackpropFilter's attributes. */
+export interface FilterGradAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dilations?: number | [number, number];
+  filterShape: Shape4;
+}
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+type KernelArgs = Parameters<KernelFunc>[0];
+
+/**
+ * From this many filter weights up, the filter gradient is im2col + one matMul; below, the
+ * stock kernel. tfjs-backend-webgpu's Conv2DBackpropFilter runs one invocation per filter
+ * weight, each looping over batch × output pixels: few, long invocations. Measured on Mesa's
+ * llvmpipe with the main job's 3×3 convolutions at 64 images (docs/performance.md, "WebGPU:
+ * where the step's time goes"): the stock kernel wins at 72 and 576 weights (by 2×), im2col from
+ * 1,152 (1.2×) to 36,864 (3.9×). A hardware GPU, with thousands of lanes, has not been measured.
+ */
+export const WEBGPU_IM2COL_MIN_WEIGHTS = 1024;
+/** The im2col matrix is built for this many values at most (256 MB of float32); more images go in chunks. */
+export const WEBGPU_IM2COL_MAX_VALUES = 2 ** 26;
+
+const STOCK_KEY = Symbol.for('selfsup.backend.webgpu.stockConv2DBackpropFilter');
+function stockFilterGradient(): KernelFunc | null {
+  return (globalThis as unknown as Record<symbol, KernelFunc | null | undefined>)[STOCK_KEY] ?? null;
+}
+
+function replaceFilterGradient(): void {
+  const g = globalThis as unknown as Record<symbol, KernelFunc | null | undefined>;
+  const existing = tf.getKernel('Conv2DBackpropFilter', 'webgpu');
+  if (!existing) return;
+  if (existing.kernelFunc === conv2dBackpropFilterWebgpu) return;
+  g[STOCK_KEY] = existing.kernelFunc;
+  tf.unregisterKernel('Conv2DBackpropFilter', 'webgpu');
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'webgpu', kernelFunc: conv2dBackpropFilterWebgpu });
+}
+
+/** Whether selfsup's Conv2DBackpropFilter is the one registered for webgpu. */
+export function webgpuFilterGradientInstalled(): boolean {
+  return tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc === conv2dBackpropFilterWebgpu;
+}
+
+const asTensor = <T extends tf.Tensor>(t: tf.TensorInfo): T => (t instanceof tf.Tensor ? t : tf.engine().makeTensorFromTensorInfo(t)) as T;
+
+/** Why the stock kernel should run for these arguments, or null for im2col. */
+function stockReason(a: FilterGradAttrs): string | null {
+  if (a.dataFormat === 'NCHW') return 'NCHW';
+  if (a.dilations != null && [a.dilations].flat().some((d) => d !== 1)) return 'dilated';
+  if (tf.util.sizeFromShape(a.filterShape) < WEBGPU_IM2COL_MIN_WEIGHTS) return 'small filter';
+  return null;
+}
+
+const conv2dBackpropFilterWebgpu: KernelFunc = (args: KernelArgs) => {
+  const a = args.attrs as unknown as FilterGradAttrs;
+  if (stockReason(a) !== null) {
+    const stock = stockFilterGradient();
+    if (!stock) throw new Error('selfsup webgpu Conv2DBackpropFilter: the stock kernel was not recorded');
+    return stock(args);
+  }
+  return im2colFilterGradient(asTensor<tf.Tensor4D>(args.inputs.x as tf.TensorInfo), asTensor<tf.Tensor4D>(args.inputs.dy as tf.TensorInfo), a);
+};
+
+/**
+ * dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·sh+kh−top, ow·sw+kw−left, ci] · dy[n,oh,ow,co] as
+ * colsᵀ · dy, where cols holds, per output pixel, the kh·kw·ci input values it reads (one
+ * strided slice of the padded input per filter tap, side by side). tfjs's matMul then picks
+ * its tiled or split-K program. Images go in chunks so that cols holds at most maxValues values.
+ * Any backend: the kernel below calls it on webgpu; the tests check it on cpu too.
+ */
+export function im2colFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: FilterGradAttrs, maxValues = WEBGPU_IM2COL_MAX_VALUES): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, ci, co] = a.filterShape;
+    const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+    const { top, left } = info.padInfo;
+    const [n, h, w] = x.shape;
+    // exactly the rows and columns the conv reads: kh + (oh−1)·sh from −top (cropped where negative)
+    const bottom = kh + (oh - 1) * sh - h - top;
+    const right = kw + (ow - 1) * sw - w - left;
+    const t = Math.max(0, -top);
+    const l = Math.max(0, -left);
+    const hb = h - t - Math.max(0, -bottom);
+    const wr = w - l - Math.max(0, -right);
+    let xp: tf.Tensor4D = t || l || hb !== h || wr !== w ? tf.slice(x, [0, t, l, 0], [n, hb, wr, ci]) : x;
+    const pads: [number, number][] = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+    if (pads.some(([p, q]) => p || q)) xp = tf.pad(xp, pads);
+    const perImage = oh * ow * kh * kw * ci;
+    const chunk = Math.max(1, Math.min(n, Math.floor(maxValues / perImage)));
+    let dw: tf.Tensor2D | null = null;
+    for (let b0 = 0; b0 < n; b0 += chunk) {
+      const nb = Math.min(chunk, n - b0);
+      const xs = nb === n ? xp : tf.slice(xp, [b0, 0, 0, 0], [nb, -1, -1, -1]);
+      const ds = nb === n ? dy : tf.slice(dy, [b0, 0, 0, 0], [nb, -1, -1, -1]);
+      const taps: tf.Tensor4D[] = [];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          taps.push(tf.stridedSlice(xs, [0, i, j, 0], [nb, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, ci], [1, sh, sw, 1]) as tf.Tensor4D);
+        }
+      }
+      const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([nb * oh * ow, kh * kw * ci]);
+      const part = tf.matMul(cols, ds.reshape([nb * oh * ow, co]), true, false) as tf.Tensor2D;
+      dw = dw === null ? part : (tf.add(dw, part) as tf.Tensor2D);
+    }
+    return (dw as tf.Tensor2D).reshape(a.filterShape);
+  });
 }
