@@ -46,8 +46,9 @@ type KernelArgs = Parameters<KernelFunc>[0];
  * stock kernel. tfjs-backend-webgpu's Conv2DBackpropFilter runs one invocation per filter
  * weight, each looping over batch × output pixels: few, long invocations. Measured on Mesa's
  * llvmpipe with the main job's 3×3 convolutions at 64 images (docs/performance.md, "WebGPU:
- * where the step's time goes"): the stock kernel wins at 72 and 576 weights (by 2×), im2col from
- * 1,152 (1.2×) to 36,864 (3.9×). A hardware GPU, with thousands of lanes, has not been measured.
+ * where the step's time goes"): the stock kernel wins at 72 and 576 weights (by 1.5–2×), the two
+ * are even at 1,152 (0.9–1.2×), and im2col wins from 2,304 (1.2–1.4×) to 36,864 (3.2–3.9×). A
+ * hardware GPU, with thousands of lanes, has not been measured.
  */
 export const WEBGPU_IM2COL_MIN_WEIGHTS = 1024;
 /** The im2col matrix is built for this many values at most (256 MB of float32); more images go in chunks. */
