@@ -15,32 +15,15 @@
 // against the stock kernel's values.
 // --compare-stock: whole steps with selfsup's filter gradient and with tfjs-webgpu's, alternating.
 import * as tf from '@tensorflow/tfjs';
-import { adapterLabel, conv2dBackpropFilterImpl, selectBackend, webgpuFilterGradientInstalled } from '@selfsup/core';
+import { adapterLabel, conv2dBackpropFilterImpl, im2colFilterGradient, selectBackend, webgpuFilterGradientInstalled } from '@selfsup/core';
 import { BYOL_CONFIGS } from './byol_configs';
 import { installKernelProfiler } from './profiler';
+import { relErr } from '../gpu-check/parity';
 import { measureByol } from '../gpu-check/throughput';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-
-/** dW = im2col(x)ᵀ · dy: nine strided slices of the padded input side by side, then one GEMM. */
-export function im2colFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], stride: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [kh, kw, ci, co] = filterShape;
-    const [n, h, w] = x.shape;
-    const [, oh, ow] = dy.shape;
-    const info = tf.backend_util.computeConv2DInfo(x.shape, filterShape, stride, 1, 'same', undefined, false, 'channelsLast');
-    const { top, left } = info.padInfo;
-    const xp = tf.pad(x, [[0, 0], [top, Math.max(0, kh + (oh - 1) * stride - h - top)], [left, Math.max(0, kw + (ow - 1) * stride - w - left)], [0, 0]]);
-    const parts: tf.Tensor4D[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) parts.push(tf.stridedSlice(xp, [0, i, j, 0], [n, i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, ci], [1, stride, stride, 1]) as tf.Tensor4D);
-    }
-    const cols = tf.concat(parts, 3).reshape([n * oh * ow, kh * kw * ci]);
-    return tf.matMul(cols, dy.reshape([n * oh * ow, co]), true, false).reshape(filterShape);
-  });
 }
 
 async function msPerCall(f: () => tf.Tensor, reps = 3): Promise<number> {
@@ -56,16 +39,6 @@ async function msPerCall(f: () => tf.Tensor, reps = 3): Promise<number> {
   return (performance.now() - t0) / reps;
 }
 
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    d = Math.max(d, Math.abs(got[i] - want[i]));
-    m = Math.max(m, Math.abs(want[i]));
-  }
-  return d / (m || 1);
-}
-
 async function convGrads(batch: number, say: (l: string) => void): Promise<void> {
   // the main job's 3×3 convolutions: [input size, ci, co, stride]; both views, so 2 × batch images
   const shapes: [number, number, number, number][] = [[28, 1, 8, 1], [28, 8, 8, 1], [28, 8, 16, 2], [14, 16, 16, 1], [14, 16, 32, 2], [7, 32, 32, 1], [7, 32, 64, 2], [4, 64, 64, 1]];
@@ -79,7 +52,7 @@ async function convGrads(batch: number, say: (l: string) => void): Promise<void>
     const dy = tf.randomNormal([n, oh, oh, co]) as tf.Tensor4D;
     const fs: [number, number, number, number] = [3, 3, ci, co];
     const stock = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [s, s], pad: 'same', dataFormat: 'NHWC', filterShape: fs }) as tf.Tensor;
-    const im2col = () => im2colFilterGrad(x, dy, fs, s);
+    const im2col = () => im2colFilterGradient(x, dy, { strides: s, pad: 'same', filterShape: fs });
     const fwd = () => conv2dBackpropFilterImpl(x, dy, fs, s, 'same');
     const ref = stock();
     const want = await ref.data();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { asTensor, padOrCrop, type KernelArgs, type KernelFunc } from './kernel_util';
 
 /**
  * Every kernel a BYOL training run dispatches (byol-fashion-mnist.yaml and tiny.yaml with
@@ -38,8 +39,6 @@ export interface FilterGradAttrs {
   dilations?: number | [number, number];
   filterShape: Shape4;
 }
-type KernelFunc = tf.KernelConfig['kernelFunc'];
-type KernelArgs = Parameters<KernelFunc>[0];
 
 /**
  * From this many filter weights up, the filter gradient is im2col + one matMul; below, the
@@ -74,19 +73,16 @@ export function webgpuFilterGradientInstalled(): boolean {
   return tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc === conv2dBackpropFilterWebgpu;
 }
 
-const asTensor = <T extends tf.Tensor>(t: tf.TensorInfo): T => (t instanceof tf.Tensor ? t : tf.engine().makeTensorFromTensorInfo(t)) as T;
-
-/** Why the stock kernel should run for these arguments, or null for im2col. */
-function stockReason(a: FilterGradAttrs): string | null {
-  if (a.dataFormat === 'NCHW') return 'NCHW';
-  if (a.dilations != null && [a.dilations].flat().some((d) => d !== 1)) return 'dilated';
-  if (tf.util.sizeFromShape(a.filterShape) < WEBGPU_IM2COL_MIN_WEIGHTS) return 'small filter';
-  return null;
+/** Whether the stock kernel serves these arguments (layouts and dilations im2col does not cover, small filters). */
+function stockServes(a: FilterGradAttrs): boolean {
+  if (a.dataFormat === 'NCHW') return true;
+  if (a.dilations != null && [a.dilations].flat().some((d) => d !== 1)) return true;
+  return tf.util.sizeFromShape(a.filterShape) < WEBGPU_IM2COL_MIN_WEIGHTS;
 }
 
 const conv2dBackpropFilterWebgpu: KernelFunc = (args: KernelArgs) => {
   const a = args.attrs as unknown as FilterGradAttrs;
-  if (stockReason(a) !== null) {
+  if (stockServes(a)) {
     const stock = stockFilterGradient();
     if (!stock) throw new Error('selfsup webgpu Conv2DBackpropFilter: the stock kernel was not recorded');
     return stock(args);
@@ -109,15 +105,8 @@ export function im2colFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: FilterG
     const { top, left } = info.padInfo;
     const [n, h, w] = x.shape;
     // exactly the rows and columns the conv reads: kh + (oh−1)·sh from −top (cropped where negative)
-    const bottom = kh + (oh - 1) * sh - h - top;
-    const right = kw + (ow - 1) * sw - w - left;
-    const t = Math.max(0, -top);
-    const l = Math.max(0, -left);
-    const hb = h - t - Math.max(0, -bottom);
-    const wr = w - l - Math.max(0, -right);
-    let xp: tf.Tensor4D = t || l || hb !== h || wr !== w ? tf.slice(x, [0, t, l, 0], [n, hb, wr, ci]) : x;
-    const pads: [number, number][] = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
-    if (pads.some(([p, q]) => p || q)) xp = tf.pad(xp, pads);
+    const fit = padOrCrop(x, [top, kh + (oh - 1) * sh - h - top], [left, kw + (ow - 1) * sw - w - left]);
+    const xp = fit.pad.some(([p, q]) => p || q) ? (tf.pad(fit.x, fit.pad) as tf.Tensor4D) : fit.x;
     const perImage = oh * ow * kh * kw * ci;
     const chunk = Math.max(1, Math.min(n, Math.floor(maxValues / perImage)));
     let dw: tf.Tensor2D | null = null;
