@@ -105,6 +105,10 @@ describe('npm run quality: a tiny run on the embedded subset', () => {
     expect(q.overrides).toContain('model.width=0.0625');
     expect(q.machine).toEqual({ cpu: os.cpus()[0]?.model ?? null, cores: os.cpus().length, node: process.version });
     expect(q.backend.name).toMatch(/wasm|cpu|tensorflow/);
+    // the oneDNN kernels (or null without them), as the run's env.json says: they set the minutes
+    const env = JSON.parse(fs.readFileSync(path.join(q.selfsup.runDir, 'env.json'), 'utf8'));
+    expect('nativeKernels' in env).toBe(true);
+    expect(q.backend.nativeKernels).toBe(env.nativeKernels);
     expect(Number.isNaN(Date.parse(q.date))).toBe(false);
     expect(q.baselines).toEqual({ rawPixels: expect.any(Number), untrained: expect.any(Number), bank: 300, queries: 100 });
     expect(q.selfsup.epochs).toHaveLength(1);

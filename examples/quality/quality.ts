@@ -374,7 +374,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     seed: t.seed,
     epochs: t.epochs,
     machine: { cpu: os.cpus()[0]?.model ?? null, cores: os.cpus().length, node: process.version },
-    backend: { name: env.backend ?? null, threads: env.threads ?? null, simd: env.simd ?? null, native: env.native ?? null, tfjs: (env.tfjs as Record<string, string> | undefined)?.['tfjs-core'] ?? null },
+    backend: { name: env.backend ?? null, threads: env.threads ?? null, simd: env.simd ?? null, native: env.native ?? null, nativeKernels: env.nativeKernels ?? null, tfjs: (env.tfjs as Record<string, string> | undefined)?.['tfjs-core'] ?? null },
     date: new Date().toISOString(),
     dataDir,
     baselines: baselines ?? { rawPixels: null, untrained: null, bank: null, queries: null },
