@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@selfsup/core';
 import { buildRecipe } from '../examples/quality/recipe';
 import { outputName, parseArgs, qualityOverrides, resolveQualityConfig } from '../examples/quality/quality';
+import { cachedTorch, findTorchPython, runTorch, torchScript } from '../examples/quality/torch';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'examples/dist/quality/quality.js');
@@ -186,4 +187,52 @@ describe('the PyTorch recipe', () => {
     expect(r.augment.tPrime).toMatchObject({ crop: { size: 28, scale: [0.2, 1] }, solarize: { p: 0.2 } });
     expect(Object.keys(r).sort()).toEqual(['augment', 'batchSize', 'data', 'ema', 'epochs', 'knn', 'model', 'optimizer', 'schedule', 'seed', 'stepsPerEpoch', 'threads']);
   }, 60_000);
+});
+
+// Needs Debian's python3-torch (not installed by .ci/run: PyTorch is for side-by-side runs only).
+const TORCH_PY = findTorchPython();
+if (!TORCH_PY) console.log('quality.test: PyTorch is not importable (apt-get install python3-torch); the resume test of the PyTorch half is skipped');
+
+describe.skipIf(!TORCH_PY)('the PyTorch half: interrupted and continued', () => {
+  it('continues after the last saved epoch with the numbers of an uninterrupted run, and removes its checkpoint', async () => {
+    await selectBackend('wasm', { log: () => {} });
+    const a = parseArgs([CONFIG, '--subset', 'embedded']);
+    const assets = path.join(ROOT, 'packages/core/assets/fashion-mnist-subset');
+    const resolved = await resolveQualityConfig(path.join(ROOT, CONFIG), qualityOverrides(a, assets).overrides);
+    const full = await buildRecipe(resolved, { threads: 1, dataDir: assets });
+    const recipe = {
+      ...full,
+      data: { dir: assets, trainLimit: 384, testLimit: 100 },
+      epochs: 3,
+      batchSize: 64,
+      model: { ...full.model, width: 0.0625, projectorHiddenDim: 32, predictorHiddenDim: 32, projectorDim: 16 },
+      schedule: { ...full.schedule, warmupSteps: 3 },
+    };
+    const dir = tmp('torch');
+    const recipeFile = path.join(dir, 'recipe.json');
+    fs.writeFileSync(recipeFile, JSON.stringify(recipe));
+    const quiet = () => {};
+    const plain = await runTorch(TORCH_PY!, torchScript()!, recipe, recipeFile, path.join(dir, 'plain.jsonl'), quiet);
+
+    const cache = path.join(dir, 'resumed.jsonl');
+    const ckpt = path.join(dir, 'torch.ckpt');
+    process.env.SELFSUP_TORCH_STOP_AFTER = '1';
+    try {
+      await expect(runTorch(TORCH_PY!, torchScript()!, recipe, recipeFile, cache, quiet, ckpt)).rejects.toThrow(/exited with code 3/);
+    } finally {
+      delete process.env.SELFSUP_TORCH_STOP_AFTER;
+    }
+    expect(fs.existsSync(ckpt)).toBe(true);
+    expect(cachedTorch(cache, recipe)).toBeNull(); // no "done" line: not a result yet
+    const logged: string[] = [];
+    const resumed = await runTorch(TORCH_PY!, torchScript()!, recipe, recipeFile, cache, (l) => logged.push(l), ckpt);
+    expect(logged.join('\n')).toMatch(/from its checkpoint/);
+    expect(fs.existsSync(ckpt)).toBe(false);
+
+    const numbers = (r: typeof plain) => r.epochs.map((e) => [e.epoch, e.knn_acc, e.knn_acc_target, e.loss]);
+    expect(numbers(resumed)).toEqual(numbers(plain)); // bit for bit: losses are float64 sums
+    expect(resumed.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    expect(resumed.baselines).toEqual(plain.baselines);
+    expect(cachedTorch(cache, recipe)?.epochs).toEqual(resumed.epochs); // the cache was rewritten whole, once per line
+  }, 120_000);
 });

@@ -402,10 +402,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     try {
-      const torch = await runTorch(torchPy!, script!, recipe, path.resolve(`${stem}.recipe.json`), `${stem}.torch.jsonl`, err);
+      const torch = await runTorch(torchPy!, script!, recipe, path.resolve(`${stem}.recipe.json`), `${stem}.torch.jsonl`, err, path.join(runDir, 'torch.ckpt'));
       await save(torch);
     } catch (e) {
-      err(`quality: the PyTorch run failed: ${(e as Error).message}; the selfsup results are saved, rerun the same command to retry PyTorch`);
+      err(`quality: the PyTorch run failed: ${(e as Error).message}; the selfsup results are saved, and the same command continues PyTorch after its last finished epoch`);
       return 1;
     }
   }

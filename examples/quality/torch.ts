@@ -90,18 +90,23 @@ export function cachedTorch(cacheFile: string, recipe: Recipe): TorchResult | nu
 
 /**
  * Runs torch_quality.py on the recipe (written to recipeFile), forwarding its stderr and
- * appending each stdout JSON line to the cache as it comes; prints one line per epoch.
+ * appending each stdout JSON line to the cache as it comes; prints one line per epoch. With
+ * checkpointFile the script saves its state there after every epoch and, run again on the same
+ * recipe, continues after the saved epoch (printing the earlier lines again, so the cache is
+ * rewritten whole).
  */
-export async function runTorch(python: string, script: string, recipe: Recipe, recipeFile: string, cacheFile: string, log: (l: string) => void): Promise<TorchResult> {
+export async function runTorch(python: string, script: string, recipe: Recipe, recipeFile: string, cacheFile: string, log: (l: string) => void, checkpointFile?: string): Promise<TorchResult> {
   const cached = cachedTorch(cacheFile, recipe);
   if (cached) {
     log(`quality: PyTorch results for this recipe are cached in ${cacheFile}; not rerunning`);
     return cached;
   }
   fs.writeFileSync(cacheFile, `${JSON.stringify({ type: 'recipe', recipe })}\n`);
-  log(`quality: PyTorch, same recipe: ${python} ${script} ${recipeFile}`);
+  const args = checkpointFile ? [script, recipeFile, checkpointFile] : [script, recipeFile];
+  const resuming = checkpointFile !== undefined && fs.existsSync(checkpointFile);
+  log(`quality: PyTorch, same recipe${resuming ? ', from its checkpoint' : ''}: ${python} ${args.join(' ')}`);
   const lines: Line[] = [];
-  const child = spawn(python, [script, recipeFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   const onLine = (text: string) => {
     if (!text.trim()) return;

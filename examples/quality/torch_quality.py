@@ -2,7 +2,14 @@
 # --compare-torch`): trains BYOL on Fashion-MNIST with selfsup's recipe and scores the weighted
 # kNN accuracy of the online and target encoders after every epoch.
 #
-# usage: /usr/bin/python3 examples/quality/torch_quality.py RECIPE.json
+# usage: /usr/bin/python3 examples/quality/torch_quality.py RECIPE.json [CHECKPOINT]
+#
+# With CHECKPOINT the whole training state (networks, optimizer slots, random generators,
+# clocks, the lines printed so far) is saved there after every epoch, atomically; a later run
+# with the same recipe and CHECKPOINT prints the saved lines again and continues after the saved
+# epoch, with the numbers an uninterrupted run gives. A checkpoint of another recipe is ignored.
+# SELFSUP_TORCH_STOP_AFTER=E stops the run (exit 3) once epoch E is saved: an interruption, for
+# the tests.
 #
 # stdout, one JSON object per line:
 #   {"type":"baseline","rawPixels","untrained","bank","queries","torch"}
@@ -412,11 +419,37 @@ def knn_accuracy(bank, bank_y, query, query_y, k, temperature, classes, chunk=10
 
 # ----------------------------------------------------------------------------- main
 
+def save_checkpoint(path, state):
+    """torch.save to a temporary file, then rename: a kill leaves the old or the new one."""
+    tmp = f"{path}.tmp"
+    torch.save(state, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, recipe):
+    """The saved state when `path` holds one for this very recipe, else None (and why, on stderr)."""
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        state = torch.load(path)
+    except Exception as e:  # a file of another torch version, say: start again
+        log(f"torch_quality: checkpoint {path} unreadable ({e}); starting from epoch 1")
+        return None
+    if state.get("recipe") != recipe:
+        log(f"torch_quality: checkpoint {path} is for another recipe; starting from epoch 1")
+        return None
+    return state
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: /usr/bin/python3 examples/quality/torch_quality.py RECIPE.json")
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: /usr/bin/python3 examples/quality/torch_quality.py RECIPE.json [CHECKPOINT]")
     with open(sys.argv[1]) as f:
         R = json.load(f)
+    ckpt_path = sys.argv[2] if len(sys.argv) == 3 else None
+    stop_after = int(os.environ.get("SELFSUP_TORCH_STOP_AFTER", "0"))
     torch.set_num_threads(int(R["threads"]))
     seed = int(R["seed"])
     torch.manual_seed(seed)
@@ -479,17 +512,41 @@ def main():
     def knn_of(enc):
         return knn_accuracy(features(enc, train_x), train_y, features(enc, test_x), test_y, knn["k"], knn["temperature"], classes)
 
-    t0 = time.perf_counter()
-    emit({"type": "baseline",
-          "rawPixels": knn_accuracy(train_x, train_y, test_x, test_y, knn["k"], knn["temperature"], classes),
-          "untrained": knn_of(encoder), "bank": n_train, "queries": test_x.shape[0], "torch": torch.__version__})
-    log(f"torch_quality: baseline in {time.perf_counter() - t0:.1f}s; {epochs} epochs × {per_epoch} steps of {batch}, "
+    saved = load_checkpoint(ckpt_path, R)
+    printed = []  # every line printed so far: a resumed run prints them again
+
+    def out(obj):
+        printed.append(obj)
+        emit(obj)
+
+    first_epoch, train_seconds, elapsed_before, k = 1, 0.0, 0.0, 0
+    if saved is None:
+        t0 = time.perf_counter()
+        out({"type": "baseline",
+             "rawPixels": knn_accuracy(train_x, train_y, test_x, test_y, knn["k"], knn["temperature"], classes),
+             "untrained": knn_of(encoder), "bank": n_train, "queries": test_x.shape[0], "torch": torch.__version__})
+        log(f"torch_quality: baseline in {time.perf_counter() - t0:.1f}s")
+    else:
+        online.load_state_dict(saved["online"])
+        predictor.load_state_dict(saved["predictor"])
+        target.load_state_dict(saved["target"])
+        with torch.no_grad():
+            for slots, saved_slots in zip(optimizer.state, saved["optimizer"]):
+                for slot, value in zip(slots, saved_slots):
+                    slot.copy_(value)
+        optimizer.step_count = saved["optimizer_steps"]
+        gen_data.set_state(saved["gen_data"])
+        gen_aug.set_state(saved["gen_aug"])
+        torch.set_rng_state(saved["rng"])
+        first_epoch, train_seconds, elapsed_before, k = saved["epoch"] + 1, saved["train_seconds"], saved["elapsed_seconds"], saved["step"]
+        for line in saved["printed"]:
+            out(line)
+        log(f"torch_quality: resumed from {ckpt_path} after epoch {saved['epoch']} (step {k})")
+    log(f"torch_quality: {epochs} epochs × {per_epoch} steps of {batch}, "
         f"{opt_cfg['name']} lr {opt_cfg['lr']}, {R['schedule']['type']}, {n_local} local crops, {torch.get_num_threads()} threads")
 
-    start = time.perf_counter()
-    train_seconds = 0.0
-    k = 0
-    for epoch in range(1, epochs + 1):
+    start = time.perf_counter() - elapsed_before
+    for epoch in range(first_epoch, epochs + 1):
         perm = torch.randperm(n_train, generator=gen_data)
         loss_sum = 0.0
         window = time.perf_counter()
@@ -526,8 +583,22 @@ def main():
                     f"tau {tau:.5f} {(now - window) / PROGRESS_EVERY:.3f}s/step")
                 window = now
         acc, acc_target = knn_of(encoder), knn_of(t_encoder)
-        emit({"type": "epoch", "epoch": epoch, "knn_acc": acc, "knn_acc_target": acc_target, "loss": loss_sum / per_epoch,
-              "trainSeconds": train_seconds, "elapsedSeconds": time.perf_counter() - start})
+        elapsed = time.perf_counter() - start
+        row = {"type": "epoch", "epoch": epoch, "knn_acc": acc, "knn_acc_target": acc_target, "loss": loss_sum / per_epoch,
+               "trainSeconds": train_seconds, "elapsedSeconds": elapsed}
+        if ckpt_path and epoch < epochs:
+            save_checkpoint(ckpt_path, {
+                "recipe": R, "epoch": epoch, "step": k, "train_seconds": train_seconds, "elapsed_seconds": elapsed,
+                "online": online.state_dict(), "predictor": predictor.state_dict(), "target": target.state_dict(),
+                "optimizer": optimizer.state, "optimizer_steps": optimizer.step_count,
+                "gen_data": gen_data.get_state(), "gen_aug": gen_aug.get_state(), "rng": torch.get_rng_state(),
+                "printed": printed + [row]})
+        out(row)
+        if stop_after and epoch == stop_after and epoch < epochs:
+            log(f"torch_quality: stopping after epoch {epoch} (SELFSUP_TORCH_STOP_AFTER)")
+            sys.exit(3)
+    if ckpt_path and os.path.exists(ckpt_path):
+        os.remove(ckpt_path)
     emit({"type": "done"})
 
 
