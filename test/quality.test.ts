@@ -157,6 +157,29 @@ describe('npm run quality: a tiny run on the embedded subset', () => {
   }, 120_000);
 });
 
+describe('the command fingerprint (which run directory a rerun continues)', () => {
+  it('ignores comments and layout of the config, not its values', () => {
+    const text = fs.readFileSync(path.join(ROOT, CONFIG), 'utf8');
+    const variants = {
+      same: text,
+      commented: `# a new comment\n${text.replace('epochs: 32 ', 'epochs:    32 ').replace(/# one cosine over the whole run.*$/m, '# reworded')}`,
+      changed: text.replace('tauBase: 0.97', 'tauBase: 0.99'),
+    };
+    const fp: Record<string, ReturnType<typeof qualityOverrides>> = {};
+    for (const [k, v] of Object.entries(variants)) {
+      const file = path.join(tmp(`fp-${k}`), 'byol-fashion-mnist.yaml');
+      fs.writeFileSync(file, v);
+      fp[k] = qualityOverrides(parseArgs([file, '--epochs', '2']), '/data/fmnist');
+    }
+    expect(variants.commented).not.toBe(text);
+    expect(variants.changed).not.toBe(text);
+    expect(fp.commented.fingerprint).toBe(fp.same.fingerprint);
+    expect(fp.commented.legacyFingerprint).not.toBe(fp.same.legacyFingerprint); // the raw text's, as before
+    expect(fp.changed.fingerprint).not.toBe(fp.same.fingerprint);
+    expect(fp.same.overrides.filter((o) => o.startsWith('callbacks[quality-clock].fingerprint=') && o.includes(fp.same.fingerprint))).toHaveLength(1);
+  });
+});
+
 describe('the PyTorch recipe', () => {
   it('is built from the example config as selfsup runs it', async () => {
     await selectBackend('wasm', { log: () => {} });

@@ -157,20 +157,32 @@ export function outputName(a: Pick<QualityArgs, 'config' | 'label' | 'subset'>):
   return `${base}${a.label ? `--${a.label}` : ''}${a.subset === 'embedded' ? '--embedded' : ''}`;
 }
 
-/** The --set overrides that make the run a quality run (after the user's, so they win). */
-export function qualityOverrides(a: QualityArgs, dataDir: string): { overrides: string[]; fingerprint: string } {
+const hash16 = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16);
+
+/**
+ * The --set overrides that make the run a quality run (after the user's, so they win), and the
+ * command's fingerprint: the config's parsed values and the overrides, so that editing a comment
+ * or the layout of the YAML does not orphan a run. `legacyFingerprint` is the one run
+ * directories written before 2026-12-06 carry (the config's raw text): they are still found.
+ */
+export function qualityOverrides(a: QualityArgs, dataDir: string): { overrides: string[]; fingerprint: string; legacyFingerprint: string } {
   const o = [...a.sets];
   if (a.subset === 'embedded') o.push('data.source=embedded', 'val.source=embedded');
   else o.push('data.source=auto', `data.path=${quote(dataDir)}`, 'val.source=auto', `val.path=${quote(dataDir)}`);
   if (a.epochs !== undefined) o.push(`trainer.epochs=${a.epochs}`);
   if (a.seed !== undefined) o.push(`trainer.seed=${a.seed}`);
   o.push(`name=${quote(outputName(a))}`, 'callbacks[knn-eval].every=1');
-  const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ config: fs.readFileSync(a.config, 'utf8'), overrides: o }))
-    .digest('hex')
-    .slice(0, 16);
+  const text = fs.readFileSync(a.config, 'utf8');
+  let values: unknown = text; // a config that does not parse is refused later, with its error
+  try {
+    values = loadConfigFile(a.config);
+  } catch {
+    // resolveQualityConfig reports it
+  }
+  const fingerprint = hash16({ values, overrides: o });
+  const legacyFingerprint = hash16({ config: text, overrides: o });
   o.push(`callbacks[quality-clock].fingerprint=${quote(fingerprint)}`, `callbacks[quality-clock].dataDir=${quote(dataDir)}`);
-  return { overrides: o, fingerprint };
+  return { overrides: o, fingerprint, legacyFingerprint };
 }
 
 export async function resolveQualityConfig(config: string, overrides: string[]): Promise<ResolvedConfig> {
@@ -205,8 +217,9 @@ interface Attempt {
   resumable: boolean;
 }
 
-/** The newest run directory of this very command (same fingerprint), if any. */
-export function previousAttempt(runsRoot: string, name: string, fingerprint: string): Attempt | undefined {
+/** The newest run directory of this very command (one of its fingerprints), if any. */
+export function previousAttempt(runsRoot: string, name: string, fingerprints: string | string[]): Attempt | undefined {
+  const accepted = new Set(Array.isArray(fingerprints) ? fingerprints : [fingerprints]);
   const parent = path.join(runsRoot, name);
   if (!fs.existsSync(parent)) return undefined;
   const versions = fs
@@ -225,7 +238,7 @@ export function previousAttempt(runsRoot: string, name: string, fingerprint: str
     } catch {
       continue;
     }
-    if (fp !== fingerprint) continue;
+    if (typeof fp !== 'string' || !accepted.has(fp)) continue;
     return { dir, finished: fs.existsSync(path.join(dir, 'summary.json')), resumable: fs.existsSync(path.join(dir, 'checkpoints', 'last')) };
   }
   return undefined;
@@ -290,6 +303,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let dataDir: string;
   let overrides: string[];
   let fingerprint: string;
+  let legacyFingerprint: string;
   let torchPy: string | null = null;
   let script: string | null = null;
   try {
@@ -300,7 +314,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       torchPy = findTorchPython();
       if (!torchPy) throw new Refusal(`--compare-torch needs PyTorch, and ${pythonCandidates().join(' / ')} cannot import torch: install it with \`${TORCH_INSTALL}\``);
     }
-    ({ overrides, fingerprint } = qualityOverrides(a, dataDir));
+    ({ overrides, fingerprint, legacyFingerprint } = qualityOverrides(a, dataDir));
     try {
       resolved = await resolveQualityConfig(a.config, overrides);
     } catch (e) {
@@ -329,7 +343,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const t = resolved.root.trainer;
   err(`quality: ${name}: ${a.subset === 'full' ? `full Fashion-MNIST from ${dataDir}` : 'the embedded 6000/10000 subset'}, ${t.epochs} epochs, seed ${t.seed}`);
-  const prev = a.fresh ? undefined : previousAttempt(a.runs, name, fingerprint);
+  const prev = a.fresh ? undefined : previousAttempt(a.runs, name, [fingerprint, legacyFingerprint]);
   const io = {
     out: err,
     err: (l: string) => {
