@@ -218,8 +218,7 @@ interface Attempt {
 }
 
 /** The newest run directory of this very command (one of its fingerprints), if any. */
-export function previousAttempt(runsRoot: string, name: string, fingerprints: string | string[]): Attempt | undefined {
-  const accepted = new Set(Array.isArray(fingerprints) ? fingerprints : [fingerprints]);
+export function previousAttempt(runsRoot: string, name: string, fingerprints: readonly string[]): Attempt | undefined {
   const parent = path.join(runsRoot, name);
   if (!fs.existsSync(parent)) return undefined;
   const versions = fs
@@ -238,7 +237,7 @@ export function previousAttempt(runsRoot: string, name: string, fingerprints: st
     } catch {
       continue;
     }
-    if (typeof fp !== 'string' || !accepted.has(fp)) continue;
+    if (typeof fp !== 'string' || !fingerprints.includes(fp)) continue;
     return { dir, finished: fs.existsSync(path.join(dir, 'summary.json')), resumable: fs.existsSync(path.join(dir, 'checkpoints', 'last')) };
   }
   return undefined;
