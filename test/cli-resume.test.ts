@@ -62,8 +62,32 @@ describe('selfsup train --resume after a kill', () => {
     expect(withOldResume).toMatch(/resumeFrom: /);
     fs.writeFileSync(resolvedFile, withOldResume);
 
+    // --backend is recorded like a --set, so a plain --resume continues on the run's backend
+    expect(resolvedYaml).toMatch(/^trainer:\n(?:  .*\n)*?  backend: wasm\n/m);
+
+    // a run that trained on other arithmetic (its env.json says so) is refused before anything
+    // is written, with the flag that keeps it and the one that switches on purpose
+    const envFile = path.join(runDir, 'env.json');
+    const env = JSON.parse(fs.readFileSync(envFile, 'utf8'));
+    expect(env.backend).toBe('wasm');
+    fs.writeFileSync(envFile, JSON.stringify({ ...env, backend: 'cpu' }));
+    const metaBefore = fs.readFileSync(meta, 'utf8');
+    const metricsBefore = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8');
+    const refused = spawnSync(process.execPath, [bin, 'train', '--resume', runDir], { cwd: root, encoding: 'utf8' });
+    expect(refused.status, refused.stderr).toBe(2);
+    const last = refused.stderr.trimEnd().split('\n').at(-1)!;
+    expect(last).toContain(`--resume ${runDir}: this run trained on cpu (${envFile}), and this machine selected wasm`);
+    expect(last).toContain('Add --backend cpu to continue as it started, or --backend wasm to switch on purpose');
+    expect(refused.stderr).not.toMatch(/^\s+at /m);
+    expect(fs.readFileSync(meta, 'utf8')).toBe(metaBefore);
+    expect(fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')).toBe(metricsBefore);
+    expect(JSON.parse(fs.readFileSync(envFile, 'utf8')).backend).toBe('cpu');
+
+    // --backend wasm switches on purpose (back to what really ran: the rows below still match)
     const resumed = spawnSync(process.execPath, [bin, 'train', '--resume', runDir, '--backend', 'wasm'], { cwd: root, encoding: 'utf8' });
     expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`selfsup: --resume: this run trained on cpu (${envFile}); it continues on wasm`);
+    expect(JSON.parse(fs.readFileSync(envFile, 'utf8')).backend).toBe('wasm');
     expect(resumed.stdout).toMatch(/resumed from .*checkpoints\/last: epoch \d+, step \d+/);
     expect(fs.readFileSync(resolvedFile, 'utf8')).not.toMatch(/resume/i);
     expect(fs.readFileSync(resolvedFile, 'utf8')).toBe(resolvedYaml);

@@ -65,6 +65,41 @@ function resumeCheckpointOf(dir: string): { resolvedFile: string; checkpoint: st
   return { resolvedFile, checkpoint };
 }
 
+/** What decides a run's float arithmetic: the backend, and under wasm whether the oneDNN kernels run. */
+function arithmeticOf(env: { backend?: unknown; nativeKernels?: unknown }): string {
+  const kernels = env.backend === 'wasm' ? (env.nativeKernels ? ' with the oneDNN kernels' : ' without the oneDNN kernels') : '';
+  return `${String(env.backend)}${kernels}`;
+}
+
+/**
+ * A resumed run continues bit for bit only on the arithmetic it started on. The run directory's
+ * env.json says what that was; when the backend selected now differs (e.g. the run started with
+ * --backend webgpu before config.resolved.yaml recorded it, and auto now picks wasm), refuse
+ * before anything is written, unless --backend or --native-kernels chose the change.
+ */
+function checkResumeArithmetic(dir: string, now: { name: string; nativeKernels?: string | null }, opts: TrainOptions, log: (l: string) => void): void {
+  const envFile = path.join(dir, 'env.json');
+  let before: { backend?: unknown; nativeKernels?: unknown };
+  try {
+    before = JSON.parse(fs.readFileSync(envFile, 'utf8'));
+  } catch {
+    return; // no readable env.json: nothing recorded to compare with
+  }
+  if (typeof before.backend !== 'string') return;
+  const was = arithmeticOf(before);
+  const is = arithmeticOf({ backend: now.name, nativeKernels: now.nativeKernels ?? null });
+  if (was === is) return;
+  if (opts.backend !== undefined || opts.nativeKernels !== undefined) {
+    log(`selfsup: --resume: this run trained on ${was} (${envFile}); it continues on ${is} as asked, which rounds differently: not bit for bit the uninterrupted run`);
+    return;
+  }
+  const keep = `--backend ${before.backend}` + (before.backend === 'wasm' ? ` --native-kernels ${before.nativeKernels ? 'on' : 'off'}` : '');
+  throw new UsageError(
+    `--resume ${dir}: this run trained on ${was} (${envFile}), and this machine selected ${is}; ` +
+      `continuing on other arithmetic would not reproduce the run. Add ${keep} to continue as it started, or --backend ${now.name} to switch on purpose`,
+  );
+}
+
 /**
  * `selfsup train`: config → data → checks → backend → run dir → fit → export → summary.
  * Everything a user can get wrong (config, paths, plugins, --resume, a batch larger than the
@@ -83,6 +118,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const overrides = [...(opts.overrides ?? [])];
   if (opts.maxSteps !== undefined) overrides.push(`trainer.maxSteps=${opts.maxSteps}`);
+  // --backend and --native-kernels are trainer settings like any --set: config.resolved.yaml
+  // records them, so --resume continues on the backend the run started on
+  if (opts.backend !== undefined) overrides.push(`trainer.backend=${opts.backend}`);
+  if (opts.nativeKernels !== undefined) overrides.push(`trainer.nativeKernels=${opts.nativeKernels}`);
   const defaults = CLI_DEFAULT_CALLBACKS.filter((n) => plugins.hasCallback(n)).map((name) => ({ name }));
   // Resuming is the loop's (fit's resumeFrom), never a config setting: config.resolved.yaml
   // holds none, so a run directory resumes from its own last checkpoint however it started.
@@ -108,7 +147,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     );
   }
 
-  const backend = await useBackend(resolved, opts.backend, io.err, opts.nativeKernels);
+  const backend = await useBackend(resolved, undefined, io.err);
+  if (opts.resume) checkResumeArithmetic(opts.resume, backend, opts, io.err);
   const run = createRun(resolved);
   const exp = run.experiment;
   try {
