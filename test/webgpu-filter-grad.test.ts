@@ -4,7 +4,7 @@
 // the webgpu adapter.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { im2colFilterGradient, selectBackend, type FilterGradAttrs } from '@selfsup/core';
+import { im2colFilterGradient, selectBackend, stockFilterGradientChunk, webgpuFilterGradientPath, type FilterGradAttrs } from '@selfsup/core';
 import { relErr, seeded } from './helpers/backend-compare';
 
 type Pad = FilterGradAttrs['pad'];
@@ -49,5 +49,24 @@ describe('im2col filter gradient (the webgpu Conv2DBackpropFilter) against the c
     expect(got.shape).toEqual(filterShape);
     expect(relErr(got.dataSync(), want.dataSync())).toBeLessThan(1e-5);
     tf.dispose([x, y, dy, want, got]);
+  });
+});
+
+describe('which filter gradient runs on webgpu, and in how many images per call', () => {
+  const attrs = (filterShape: [number, number, number, number], more: Partial<FilterGradAttrs> = {}): FilterGradAttrs => ({ strides: 1, pad: 'same', filterShape, ...more });
+  // the stock kernel loops over images × output pixels per invocation: at most 32,768 per call
+  it('splits the stock kernel\'s batch so that images × output pixels stay ≤ 32,768', () => {
+    expect(stockFilterGradientChunk([256, 28, 28, 8], attrs([3, 3, 1, 8]))).toBe(41); // 41·784 = 32,144; 42·784 = 32,928
+    expect(stockFilterGradientChunk([256, 14, 14, 8], attrs([3, 3, 4, 8]))).toBe(167);
+    expect(stockFilterGradientChunk([40, 28, 28, 8], attrs([3, 3, 1, 8]))).toBe(40); // all in one call
+    expect(stockFilterGradientChunk([8, 8, 200, 200], attrs([3, 3, 1, 8], { dataFormat: 'NCHW' }))).toBe(1); // 40,000 pixels: one image at a time
+  });
+  it('takes the stock kernel for small filters, im2col from 1,024 weights or when one image has too many output pixels', () => {
+    expect(webgpuFilterGradientPath([256, 28, 28, 8], attrs([3, 3, 8, 8]))).toBe('stock'); // 576 weights
+    expect(webgpuFilterGradientPath([256, 14, 14, 16], attrs([3, 3, 8, 16]))).toBe('im2col'); // 1,152 weights
+    expect(webgpuFilterGradientPath([2, 181, 181, 4], attrs([3, 3, 1, 4]))).toBe('stock'); // 32,761 pixels
+    expect(webgpuFilterGradientPath([2, 182, 182, 4], attrs([3, 3, 1, 4]))).toBe('im2col'); // 33,124 pixels
+    expect(webgpuFilterGradientPath([2, 4, 182, 182], attrs([3, 3, 1, 4], { dataFormat: 'NCHW' }))).toBe('stock'); // im2col covers NHWC only
+    expect(webgpuFilterGradientPath([2, 14, 14, 16], attrs([3, 3, 32, 16], { dilations: 2 }))).toBe('stock');
   });
 });

@@ -52,6 +52,16 @@ export interface FilterGradAttrs {
 export const WEBGPU_IM2COL_MIN_WEIGHTS = 1024;
 /** The im2col matrix is built for this many values at most (256 MB of float32); more images go in chunks. */
 export const WEBGPU_IM2COL_MAX_VALUES = 2 ** 26;
+/**
+ * The stock kernel is called for at most this many images × output pixels at a time; more images
+ * go in chunks whose gradients are summed. Its invocations loop over batch × output pixels, and
+ * Mesa's llvmpipe ends a shader's loops after 65,535 iterations in all (gallivm's loop limiter,
+ * LP_MAX_TGSI_LOOP_ITERATIONS), silently: measured at 28×28 outputs, 72 images (56,448
+ * iterations) are right, 80 (62,720) wrong by a relative 0.17, and the main job's 256 by 0.94;
+ * at 14×14, 256 images right, 320 wrong. Half the limit, for margin; a hardware GPU gets shorter
+ * invocations from it too.
+ */
+export const WEBGPU_STOCK_MAX_ITERATIONS = 32768;
 
 const STOCK_KEY = Symbol.for('selfsup.backend.webgpu.stockConv2DBackpropFilter');
 function stockFilterGradient(): KernelFunc | null {
@@ -73,21 +83,47 @@ export function webgpuFilterGradientInstalled(): boolean {
   return tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc === conv2dBackpropFilterWebgpu;
 }
 
-/** Whether the stock kernel serves these arguments (layouts and dilations im2col does not cover, small filters). */
-function stockServes(a: FilterGradAttrs): boolean {
-  if (a.dataFormat === 'NCHW') return true;
-  if (a.dilations != null && [a.dilations].flat().some((d) => d !== 1)) return true;
-  return tf.util.sizeFromShape(a.filterShape) < WEBGPU_IM2COL_MIN_WEIGHTS;
+/** Output pixels per image: dy is [n, oh, ow, co] (NHWC) or [n, co, oh, ow] (NCHW). */
+const outPixels = (dyShape: number[], a: FilterGradAttrs) => (a.dataFormat === 'NCHW' ? dyShape[2] * dyShape[3] : dyShape[1] * dyShape[2]);
+
+/**
+ * Which formulation computes this filter gradient: the stock kernel for what im2col does not
+ * cover (NCHW, dilations), and for small filters while one image's output pixels fit
+ * {@link WEBGPU_STOCK_MAX_ITERATIONS}; im2col otherwise.
+ */
+export function webgpuFilterGradientPath(dyShape: number[], a: FilterGradAttrs): 'stock' | 'im2col' {
+  if (a.dataFormat === 'NCHW') return 'stock';
+  if (a.dilations != null && [a.dilations].flat().some((d) => d !== 1)) return 'stock';
+  if (outPixels(dyShape, a) > WEBGPU_STOCK_MAX_ITERATIONS) return 'im2col';
+  return tf.util.sizeFromShape(a.filterShape) < WEBGPU_IM2COL_MIN_WEIGHTS ? 'stock' : 'im2col';
+}
+
+/** Images per call of the stock kernel: its loops stay within {@link WEBGPU_STOCK_MAX_ITERATIONS} (one image at least). */
+export function stockFilterGradientChunk(dyShape: number[], a: FilterGradAttrs): number {
+  return Math.max(1, Math.min(dyShape[0], Math.floor(WEBGPU_STOCK_MAX_ITERATIONS / outPixels(dyShape, a))));
 }
 
 const conv2dBackpropFilterWebgpu: KernelFunc = (args: KernelArgs) => {
   const a = args.attrs as unknown as FilterGradAttrs;
-  if (stockServes(a)) {
-    const stock = stockFilterGradient();
-    if (!stock) throw new Error('selfsup webgpu Conv2DBackpropFilter: the stock kernel was not recorded');
-    return stock(args);
-  }
-  return im2colFilterGradient(asTensor<tf.Tensor4D>(args.inputs.x as tf.TensorInfo), asTensor<tf.Tensor4D>(args.inputs.dy as tf.TensorInfo), a);
+  const x = asTensor<tf.Tensor4D>(args.inputs.x as tf.TensorInfo);
+  const dy = asTensor<tf.Tensor4D>(args.inputs.dy as tf.TensorInfo);
+  if (webgpuFilterGradientPath(dy.shape, a) === 'im2col') return im2colFilterGradient(x, dy, a);
+  const stock = stockFilterGradient();
+  if (!stock) throw new Error('selfsup webgpu Conv2DBackpropFilter: the stock kernel was not recorded');
+  const n = dy.shape[0];
+  const chunk = stockFilterGradientChunk(dy.shape, a);
+  if (chunk >= n) return stock(args);
+  return tf.tidy(() => {
+    let dw: tf.Tensor | null = null;
+    for (let b0 = 0; b0 < n; b0 += chunk) {
+      const nb = Math.min(chunk, n - b0);
+      const xs = tf.slice(x, [b0, 0, 0, 0], [nb, -1, -1, -1]);
+      const ds = tf.slice(dy, [b0, 0, 0, 0], [nb, -1, -1, -1]);
+      const part = asTensor(stock({ ...args, inputs: { x: xs, dy: ds } }) as tf.TensorInfo);
+      dw = dw === null ? part : tf.add(dw, part);
+    }
+    return dw as tf.Tensor;
+  });
 };
 
 /**
