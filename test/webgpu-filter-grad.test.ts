@@ -15,6 +15,7 @@ interface Case {
   s: number | [number, number];
   pad: Pad;
   maxValues?: number;
+  maxRows?: number;
 }
 
 const cases: Case[] = [
@@ -29,6 +30,10 @@ const cases: Case[] = [
   // the main job's stride-2 conv at 28×28, and a chunked run: 5 images, 2 per chunk
   { x: [4, 28, 28, 8], k: [3, 3], co: 16, s: 2, pad: 'same' },
   { x: [5, 7, 7, 32], k: [3, 3], co: 32, s: 1, pad: 'same', maxValues: 2 * 7 * 7 * 9 * 32 },
+  // the matMul's shared dimension in blocks: 3 images × 49 pixels = 147 rows in blocks of 40 (the last 27)
+  { x: [3, 7, 7, 8], k: [3, 3], co: 8, s: 1, pad: 'same', maxRows: 40 },
+  // both: chunks of 2 images (98 rows), each in blocks of 40
+  { x: [5, 7, 7, 8], k: [3, 3], co: 8, s: 1, pad: 'same', maxValues: 2 * 7 * 7 * 9 * 8, maxRows: 40 },
 ];
 
 describe('im2col filter gradient (the webgpu Conv2DBackpropFilter) against the cpu kernel', () => {
@@ -44,7 +49,7 @@ describe('im2col filter gradient (the webgpu Conv2DBackpropFilter) against the c
     const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC' as const, filterShape };
     const want = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
     const before = tf.memory().numTensors;
-    const got = im2colFilterGradient(x, dy, attrs, c.maxValues);
+    const got = im2colFilterGradient(x, dy, attrs, c.maxValues, c.maxRows);
     expect(tf.memory().numTensors).toBe(before + 1); // the result, nothing else
     expect(got.shape).toEqual(filterShape);
     expect(relErr(got.dataSync(), want.dataSync())).toBeLessThan(1e-5);

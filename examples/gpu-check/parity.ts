@@ -8,7 +8,7 @@
 // adapter is slow. Reads are async (data()): a synchronous read of a GPU tensor needs
 // OffscreenCanvas.
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining, Rng, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_STOCK_MAX_ITERATIONS, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled } from '@selfsup/core';
+import { batchNormTraining, Rng, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_MAX_PIXELS_PER_CALL, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled } from '@selfsup/core';
 import { EmaUpdateCallback, TargetInitCallback, weightedKnn } from '@selfsup/callbacks';
 import { AugmentationPipeline, byolSmallGrayViewT, byolViewT, byolViewTPrime, LARS } from '@selfsup/ssl';
 import { BYOL_MODELS, ByolExperiment, symmetricByolLoss } from '@selfsup/byol';
@@ -175,7 +175,7 @@ const CHECKS: ParityCheck[] = [
   // after 65,535 iterations, so selfsup calls it in batch chunks, and im2col takes images too large
   // for one call (before: 80 images of 28×28 were wrong by a relative 0.17, the main job's 256 by 0.94)
   {
-    name: `conv2d dw, stock path in batch chunks: 80 images of 28×28 (${80 * 28 * 28} iterations > ${WEBGPU_STOCK_MAX_ITERATIONS})`,
+    name: `conv2d dw, stock path in batch chunks: 80 images of 28×28 (${80 * 28 * 28} iterations > ${WEBGPU_MAX_PIXELS_PER_CALL})`,
     run: (ctx) =>
       compare(ctx, ['dw'], () => {
         const x = rand([80, 28, 28, 1], 24);
@@ -184,12 +184,22 @@ const CHECKS: ParityCheck[] = [
       }),
   },
   {
-    name: `conv2d dw, a small filter on images of more than ${WEBGPU_STOCK_MAX_ITERATIONS} output pixels: im2col path`,
+    name: `conv2d dw, a small filter on images of more than ${WEBGPU_MAX_PIXELS_PER_CALL} output pixels: im2col path`,
     run: (ctx) =>
       compare(ctx, ['dw'], () => {
         const x = rand([2, 184, 184, 1], 26);
         const dy = rand([2, 184, 184, 4], 27);
         return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 1, 4] }) as tf.Tensor];
+      }),
+  },
+  {
+    // (small enough to stay quick, so it checks the split, not the failure: that needs K ≥ 65,536 and a larger output)
+    name: `conv2d dw, im2col path whose matMul sums over more than ${WEBGPU_MAX_PIXELS_PER_CALL} rows, in blocks: 44 images of 28×28, 3×3×8×16`,
+    run: (ctx) =>
+      compare(ctx, ['dw'], () => {
+        const x = rand([44, 28, 28, 8], 28);
+        const dy = rand([44, 28, 28, 16], 29);
+        return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 8, 16] }) as tf.Tensor];
       }),
   },
   {

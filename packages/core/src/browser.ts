@@ -43,7 +43,7 @@ export * from './backend/types';
 export { selectBackend, currentBackend } from './backend/select-browser';
 export { currentWebgpuAdapter } from './backend/webgpu-browser';
 export { isSoftwareAdapter, adapterLabel } from './backend/webgpu-adapter';
-export { im2colFilterGradient, registerWebgpuTrainingKernels, stockFilterGradientChunk, type FilterGradAttrs, WEBGPU_IM2COL_MAX_VALUES, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_STOCK_MAX_ITERATIONS, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled, webgpuFilterGradientPath } from './backend/kernels/webgpu';
+export { im2colFilterGradient, registerWebgpuTrainingKernels, stockFilterGradientChunk, type FilterGradAttrs, WEBGPU_IM2COL_MAX_VALUES, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_MAX_PIXELS_PER_CALL, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled, webgpuFilterGradientPath } from './backend/kernels/webgpu';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './backend/kernels/register';
 export { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './backend/kernels/conv_grads';
 export { accumulateGradients, splitBatch, type AccumulatedGradients } from './backend/memory';

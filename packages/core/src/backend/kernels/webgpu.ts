@@ -50,18 +50,22 @@ export interface FilterGradAttrs {
  * hardware GPU, with thousands of lanes, has not been measured.
  */
 export const WEBGPU_IM2COL_MIN_WEIGHTS = 1024;
-/** The im2col matrix is built for this many values at most (256 MB of float32); more images go in chunks. */
-export const WEBGPU_IM2COL_MAX_VALUES = 2 ** 26;
 /**
- * The stock kernel is called for at most this many images × output pixels at a time; more images
- * go in chunks whose gradients are summed. Its invocations loop over batch × output pixels, and
- * Mesa's llvmpipe ends a shader's loops after 65,535 iterations in all (gallivm's loop limiter,
- * LP_MAX_TGSI_LOOP_ITERATIONS), silently: measured at 28×28 outputs, 72 images (56,448
- * iterations) are right, 80 (62,720) wrong by a relative 0.17, and the main job's 256 by 0.94;
- * at 14×14, 256 images right, 320 wrong. Half the limit, for margin; a hardware GPU gets shorter
- * invocations from it too.
+ * The im2col matrix is built for this many values at most (128 MiB of float32, WebGPU's default
+ * maxStorageBufferBindingSize: a larger buffer fails validation on llvmpipe); more images go in chunks.
  */
-export const WEBGPU_STOCK_MAX_ITERATIONS = 32768;
+export const WEBGPU_IM2COL_MAX_VALUES = 2 ** 25;
+/**
+ * What one shader invocation may loop over in the filter gradient: images × output pixels for the
+ * stock kernel, the shared dimension of im2col's matMul (rows of the im2col matrix). More is split
+ * into calls whose results are summed. Mesa's llvmpipe ends a shader's loops after 65,535
+ * iterations in all (gallivm's loop limiter, LP_MAX_TGSI_LOOP_ITERATIONS), silently. Measured
+ * there: the stock kernel at 28×28 outputs is right for 72 images (56,448 iterations), wrong by a
+ * relative 0.17 for 80 (62,720) and by 0.94 for the main job's 256; at 14×14, right for 256 and
+ * wrong for 320. tfjs's matMul [256 × K]ᵀ · [K × 64] is right for K = 49,152 and wrong (0.21) for
+ * 65,536. Half the limit, for margin; a hardware GPU gets shorter invocations from it too.
+ */
+export const WEBGPU_MAX_PIXELS_PER_CALL = 32768;
 
 const STOCK_KEY = Symbol.for('selfsup.backend.webgpu.stockConv2DBackpropFilter');
 function stockFilterGradient(): KernelFunc | null {
@@ -89,18 +93,18 @@ const outPixels = (dyShape: number[], a: FilterGradAttrs) => (a.dataFormat === '
 /**
  * Which formulation computes this filter gradient: the stock kernel for what im2col does not
  * cover (NCHW, dilations), and for small filters while one image's output pixels fit
- * {@link WEBGPU_STOCK_MAX_ITERATIONS}; im2col otherwise.
+ * {@link WEBGPU_MAX_PIXELS_PER_CALL}; im2col otherwise.
  */
 export function webgpuFilterGradientPath(dyShape: number[], a: FilterGradAttrs): 'stock' | 'im2col' {
   if (a.dataFormat === 'NCHW') return 'stock';
   if (a.dilations != null && [a.dilations].flat().some((d) => d !== 1)) return 'stock';
-  if (outPixels(dyShape, a) > WEBGPU_STOCK_MAX_ITERATIONS) return 'im2col';
+  if (outPixels(dyShape, a) > WEBGPU_MAX_PIXELS_PER_CALL) return 'im2col';
   return tf.util.sizeFromShape(a.filterShape) < WEBGPU_IM2COL_MIN_WEIGHTS ? 'stock' : 'im2col';
 }
 
-/** Images per call of the stock kernel: its loops stay within {@link WEBGPU_STOCK_MAX_ITERATIONS} (one image at least). */
+/** Images per call of the stock kernel: its loops stay within {@link WEBGPU_MAX_PIXELS_PER_CALL} (one image at least). */
 export function stockFilterGradientChunk(dyShape: number[], a: FilterGradAttrs): number {
-  return Math.max(1, Math.min(dyShape[0], Math.floor(WEBGPU_STOCK_MAX_ITERATIONS / outPixels(dyShape, a))));
+  return Math.max(1, Math.min(dyShape[0], Math.floor(WEBGPU_MAX_PIXELS_PER_CALL / outPixels(dyShape, a))));
 }
 
 const conv2dBackpropFilterWebgpu: KernelFunc = (args: KernelArgs) => {
@@ -130,10 +134,11 @@ const conv2dBackpropFilterWebgpu: KernelFunc = (args: KernelArgs) => {
  * dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·sh+kh−top, ow·sw+kw−left, ci] · dy[n,oh,ow,co] as
  * colsᵀ · dy, where cols holds, per output pixel, the kh·kw·ci input values it reads (one
  * strided slice of the padded input per filter tap, side by side). tfjs's matMul then picks
- * its tiled or split-K program. Images go in chunks so that cols holds at most maxValues values.
+ * its tiled or split-K program. Images go in chunks so that cols holds at most maxValues values,
+ * and each matMul sums over at most maxRows of its rows.
  * Any backend: the kernel below calls it on webgpu; the tests check it on cpu too.
  */
-export function im2colFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: FilterGradAttrs, maxValues = WEBGPU_IM2COL_MAX_VALUES): tf.Tensor4D {
+export function im2colFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: FilterGradAttrs, maxValues = WEBGPU_IM2COL_MAX_VALUES, maxRows = WEBGPU_MAX_PIXELS_PER_CALL): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, ci, co] = a.filterShape;
     const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
@@ -145,6 +150,7 @@ export function im2colFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: FilterG
     const xp = fit.pad.some(([p, q]) => p || q) ? (tf.pad(fit.x, fit.pad) as tf.Tensor4D) : fit.x;
     const perImage = oh * ow * kh * kw * ci;
     const chunk = Math.max(1, Math.min(n, Math.floor(maxValues / perImage)));
+    const rowsPerMatMul = Math.max(1, maxRows);
     let dw: tf.Tensor2D | null = null;
     for (let b0 = 0; b0 < n; b0 += chunk) {
       const nb = Math.min(chunk, n - b0);
@@ -156,9 +162,17 @@ export function im2colFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, a: FilterG
           taps.push(tf.stridedSlice(xs, [0, i, j, 0], [nb, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, ci], [1, sh, sw, 1]) as tf.Tensor4D);
         }
       }
-      const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([nb * oh * ow, kh * kw * ci]);
-      const part = tf.matMul(cols, ds.reshape([nb * oh * ow, co]), true, false) as tf.Tensor2D;
-      dw = dw === null ? part : (tf.add(dw, part) as tf.Tensor2D);
+      const rows = nb * oh * ow;
+      const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([rows, kh * kw * ci]);
+      const dys = ds.reshape([rows, co]);
+      // the shared dimension in blocks of at most maxRows (see WEBGPU_MAX_PIXELS_PER_CALL)
+      for (let r0 = 0; r0 < rows; r0 += rowsPerMatMul) {
+        const rb = Math.min(rowsPerMatMul, rows - r0);
+        const a2 = rb === rows ? cols : tf.slice(cols, [r0, 0], [rb, -1]);
+        const b2 = rb === rows ? dys : tf.slice(dys, [r0, 0], [rb, -1]);
+        const part = tf.matMul(a2, b2, true, false) as tf.Tensor2D;
+        dw = dw === null ? part : (tf.add(dw, part) as tf.Tensor2D);
+      }
     }
     return (dw as tf.Tensor2D).reshape(a.filterShape);
   });
