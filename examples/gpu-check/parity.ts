@@ -137,6 +137,15 @@ const augmentations = [
   ['byol-small-gray T (the main job)', () => byolSmallGrayViewT(12), 1],
 ] as const;
 
+/** Conv2DBackpropFilter (NHWC, stride 1, 'same'), checked to leave exactly one tensor behind: its result. */
+function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number]): tf.Tensor {
+  const before = tf.memory().numTensors;
+  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape }) as tf.Tensor;
+  const left = tf.memory().numTensors - before;
+  if (left !== 1) throw new Error(`Conv2DBackpropFilter on ${tf.getBackend()} left ${left} tensors, not 1 (its result)`);
+  return dw;
+}
+
 const CHECKS: ParityCheck[] = [
   {
     name: 'every kernel a training run dispatches is registered for webgpu',
@@ -180,7 +189,7 @@ const CHECKS: ParityCheck[] = [
       compare(ctx, ['dw'], () => {
         const x = rand([80, 28, 28, 1], 24);
         const dy = rand([80, 28, 28, 8], 25);
-        return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 1, 8] }) as tf.Tensor];
+        return [filterGradient(x, dy, [3, 3, 1, 8])];
       }),
   },
   {
@@ -189,7 +198,7 @@ const CHECKS: ParityCheck[] = [
       compare(ctx, ['dw'], () => {
         const x = rand([2, 184, 184, 1], 26);
         const dy = rand([2, 184, 184, 4], 27);
-        return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 1, 4] }) as tf.Tensor];
+        return [filterGradient(x, dy, [3, 3, 1, 4])];
       }),
   },
   {
@@ -199,7 +208,7 @@ const CHECKS: ParityCheck[] = [
       compare(ctx, ['dw'], () => {
         const x = rand([44, 28, 28, 8], 28);
         const dy = rand([44, 28, 28, 16], 29);
-        return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 8, 16] }) as tf.Tensor];
+        return [filterGradient(x, dy, [3, 3, 8, 16])];
       }),
   },
   {
