@@ -25,6 +25,7 @@ import {
   embeddedFashionMnistDir,
   loadConfigFile,
   locateFashionMnist,
+  parseConfigYaml,
   readJsonl,
   resolveConfig,
   selectBackend,
@@ -175,7 +176,7 @@ export function qualityOverrides(a: QualityArgs, dataDir: string): { overrides: 
   const text = fs.readFileSync(a.config, 'utf8');
   let values: unknown = text; // a config that does not parse is refused later, with its error
   try {
-    values = loadConfigFile(a.config);
+    values = parseConfigYaml(text, a.config);
   } catch {
     // resolveQualityConfig reports it
   }
