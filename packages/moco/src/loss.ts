@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize, stopGradient } from '@selfsup/ssl';
+import { l2Normalize, logSumExpRows, stopGradient } from '@selfsup/ssl';
 
 /** What one InfoNCE direction gives: the loss and the mean cosine of the queries with their positive and with the queue. */
 export interface InfoNceTerms {
@@ -48,7 +48,7 @@ export function infoNceTerms(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D,
     // an empty slot's logit is pushed to −1e9: exp underflows to 0, and so does its gradient
     const negLogits = tf.sub(tf.div(neg, temperature), tf.mul(tf.sub(1, filled), 1e9));
     const logits = tf.concat([tf.div(pos, temperature), negLogits], 1);
-    const loss = tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.div(tf.squeeze(pos, [1]), temperature))) as tf.Scalar;
+    const loss = tf.mean(tf.sub(logSumExpRows(logits as tf.Tensor2D), tf.div(tf.squeeze(pos, [1]), temperature))) as tf.Scalar;
     const negMean = tf.div(tf.sum(tf.mul(neg, filled)), tf.maximum(tf.mul(tf.sum(filled), n), 1)) as tf.Scalar;
     return { loss, pos: tf.mean(pos) as tf.Scalar, neg: negMean };
   });

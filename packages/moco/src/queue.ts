@@ -75,9 +75,11 @@ export class KeyQueue {
       // row r of the queue takes key (r − pointer) mod size of the batch, when that is < n
       const rel = tf.sub(tf.range(0, size, 1, 'int32'), ptr);
       const idx = tf.where(tf.less(rel, int(0)), tf.add(rel, int(size)), rel) as tf.Tensor1D;
-      const written = tf.reshape(tf.less(idx, int(n)), [1, size, 1]);
-      const src = tf.gather(batch, tf.minimum(idx, int(n - 1)), 1);
-      this.keys.assign(tf.where(written, src, this.keys as tf.Tensor));
+      // one gather from [queue ; batch] along the rows: row r takes batch row idx when idx < n,
+      // else keeps its own key (rather than tf.where with a [1, size, 1] mask, which tiles the
+      // mask to the queue's whole shape first: on wasm ~70 ms a step for two queues of 4096 × 128)
+      const from = tf.where(tf.less(idx, int(n)), tf.add(idx, int(size)), tf.range(0, size, 1, 'int32')) as tf.Tensor1D;
+      this.keys.assign(tf.gather(tf.concat([this.keys as tf.Tensor3D, batch], 1), from, 1));
       const next = tf.add(ptr, int(n));
       this.pointer.assign(tf.where(tf.greaterEqual(next, int(size)), tf.sub(next, int(size)), next));
     });

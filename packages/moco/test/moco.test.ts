@@ -153,6 +153,18 @@ describe('moco: the queue (FIFO ring buffer)', () => {
     q.dispose();
   });
 
+  it('an enqueue gathers rows: it tiles nothing to the queue\'s shape (a broadcast mask would)', async () => {
+    await useBackend('cpu');
+    const q = new KeyQueue({ views: 2, size: 6, dim: 3 });
+    const b = tf.tensor3d(batchOf(1, 4, 2, 3));
+    const { kernelNames } = await tf.profile(() => q.enqueue(b));
+    expect(kernelNames).toContain('GatherV2');
+    expect(kernelNames).not.toContain('Tile');
+    expect(rows(q, 1)).toEqual([110, 111, 112, 113, 0, 0]);
+    b.dispose();
+    q.dispose();
+  });
+
   it('agrees with a plain ring buffer over many batches of varying size, and leaks no tensors', async () => {
     await useBackend('cpu');
     const size = 7;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize } from '@selfsup/ssl';
+import { l2Normalize, logSumExpRows } from '@selfsup/ssl';
 
 /**
  * NT-Xent (SimCLR, Chen et al. 2020): the 2N projections of both views, L2-normalised; row i's
@@ -20,6 +20,6 @@ export function ntXentLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, temperature: number
     const masked = tf.sub(sim, tf.mul(tf.eye(2 * n), 1e9));
     const positives = Array.from({ length: 2 * n }, (_, i) => (i < n ? i + n : i - n));
     const pos = tf.sum(tf.mul(sim, tf.oneHot(tf.tensor1d(positives, 'int32'), 2 * n)), 1);
-    return tf.mean(tf.sub(tf.logSumExp(masked, 1), pos)) as tf.Scalar;
+    return tf.mean(tf.sub(logSumExpRows(masked as tf.Tensor2D), pos)) as tf.Scalar;
   });
 }

@@ -1,2 +1,3 @@
 export { zStd } from './z-std';
 export { l2Normalize, stopGradient } from './normalize';
+export { logSumExpRows } from './log-sum-exp';
