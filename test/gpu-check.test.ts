@@ -119,3 +119,28 @@ describe('gpu-check --pack', () => {
     }
   }, 300_000);
 });
+
+describe('scripts/device-gpu-check.sh (gpu-check for a GPU machine without registry or Node.js)', () => {
+  const script = path.join(ROOT, 'scripts/device-gpu-check.sh');
+  // a copy in a folder of its own: `run` there finds no .device/ (whatever this checkout holds)
+  const copy = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'device-gpu-check-'));
+    fs.mkdirSync(path.join(dir, 'scripts'));
+    fs.copyFileSync(script, path.join(dir, 'scripts/device-gpu-check.sh'));
+    return dir;
+  };
+  const bash = (dir: string, args: string[]) => spawnSync('bash', [path.join(dir, 'scripts/device-gpu-check.sh'), ...args], { encoding: 'utf8', timeout: 30_000 });
+
+  it('names its two verbs, and run without a prepared .device/ says what to do first (exit 2, nothing unpacked)', () => {
+    const dir = copy();
+    const usage = bash(dir, []);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/usage: bash scripts\/device-gpu-check.sh prepare\|run/);
+    expect(bash(dir, ['pack']).status).toBe(2);
+    const run = bash(dir, ['run']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/no \.device\/bundle\.tar\.xz; run 'bash scripts\/device-gpu-check.sh prepare' first/);
+    expect(fs.readdirSync(dir)).toEqual(['scripts']);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
