@@ -523,6 +523,19 @@ describe('formatting', () => {
     expect(metricChart('tau', h)).toBeUndefined();
   });
 
+  it("charts: an epoch metric's target-encoder companion (knn_acc_target) is a second line of its chart", () => {
+    const h = new MetricHistory();
+    h.setEpoch(0, 4, { loss: 1.2 });
+    h.setEpoch(1, 8, { loss: 1.0, knn_acc: 0.5, knn_acc_target: 0.55 });
+    h.setEpoch(3, 16, { loss: 0.9, knn_acc: 0.6, knn_acc_target: 0.58 });
+    const knn = metricChart('knn_acc', h)!;
+    expect(knn.series.map((s) => s.name)).toEqual(['knn_acc', 'knn_acc_target']);
+    expect(knn.series.map((s) => s.points)).toEqual([[[2, 0.5], [4, 0.6]], [[2, 0.55], [4, 0.58]]]);
+    // and nothing is added where the run has no such companion
+    h.setEpoch(4, 20, { knn_top5: 0.9 });
+    expect(metricChart('knn_top5', h)!.series.map((s) => s.name)).toEqual(['knn_top5']);
+  });
+
   it('summarizes a config: plain values kept, functions dropped, cycles, tensors and long arrays shortened', () => {
     const cfg: Record<string, unknown> = { a: 1, f: () => 1, list: Array.from({ length: 20 }, (_, i) => i), deep: { b: { c: { d: { e: 1 } } } } };
     cfg.self = cfg;

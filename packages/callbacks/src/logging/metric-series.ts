@@ -66,6 +66,8 @@ export class MetricHistory {
  * at the step each epoch ended; a metric that exists only per epoch (knn_acc) is drawn
  * against the epoch, numbered from 1 as the progress lines and file names count them
  * (the rows keep the 0-based epoch of metrics.jsonl). Both x axes tick at whole numbers.
+ * Such a metric's target-encoder companion, `<metric>_target` (knn-eval's `knn_acc_target`),
+ * is drawn in the same chart as a second line when the run logged it.
  */
 export function metricChart(metric: string, history: MetricHistory): LineChartSpec | undefined {
   const stepPts = history.steps.filter((s) => metric in s.values).map((s) => [s.step, s.values[metric]] as const);
@@ -76,7 +78,13 @@ export function metricChart(metric: string, history: MetricHistory): LineChartSp
     return { title: metric, xLabel: 'step', yLabel: metric, series, integerX: true };
   }
   if (epochs.length > 0) {
-    return { title: metric, xLabel: 'epoch', yLabel: metric, integerX: true, series: [{ name: metric, points: epochs.map((e) => [e.epoch + 1, e.metrics[metric]] as const) }] };
+    const byEpoch = (m: string): LineSeries => ({
+      name: m,
+      points: history.epochs.filter((e) => m in e.metrics).map((e) => [e.epoch + 1, e.metrics[m]] as const),
+    });
+    const target = byEpoch(`${metric}_target`);
+    const series = target.points.length > 0 ? [byEpoch(metric), target] : [byEpoch(metric)];
+    return { title: metric, xLabel: 'epoch', yLabel: metric, integerX: true, series };
   }
   return undefined;
 }

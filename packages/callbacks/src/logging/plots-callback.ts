@@ -50,7 +50,7 @@ export interface PlotFiles {
 @registerCallback('plots', {
   options: PlotsOptions,
   order: CallbackOrder.LOGGING,
-  description: 'SVG and PNG line charts of loss, knn_acc, lr, tau and z_std in <runDir>/plots',
+  description: 'SVG and PNG line charts of loss, knn_acc (with knn_acc_target), lr, tau and z_std in <runDir>/plots',
 })
 export class PlotsCallback extends Callback {
   readonly options: PlotsOptions;
