@@ -535,6 +535,35 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     b.dispose();
   });
 
+  it('records the steps the run planned; resuming into a run of another length warns that its schedules follow the new one', async () => {
+    const dir = path.join(tmp, 'planned', 'last');
+    const a = new Toy();
+    // 3 epochs of 2 steps planned, cut to 2 steps by maxSteps
+    await a.fit(data(2), { epochs: 3, stepsPerEpoch: 2, maxSteps: 2 });
+    await saveCheckpoint(dir, a);
+    expect((await readCheckpointMeta(dir)).totalSteps).toBe(2);
+    const resumeWarnings = async (fitOpts: { epochs: number; stepsPerEpoch: number; maxSteps?: number }) => {
+      const warnings: string[] = [];
+      const b = new Toy();
+      await b.restore(dir, { warn: (m) => warnings.push(m) });
+      await b.fit(data(2), fitOpts);
+      b.dispose();
+      return warnings;
+    };
+    // the same plan: nothing to say
+    expect(await resumeWarnings({ epochs: 3, stepsPerEpoch: 2, maxSteps: 2 })).toEqual([]);
+    // without maxSteps the run now plans 6: the learning rate's and τ's schedules stretch from step 2 on
+    expect(await resumeWarnings({ epochs: 3, stepsPerEpoch: 2 })).toEqual([
+      expect.stringMatching(/this run plans 6 optimizer steps where the checkpoint's run planned 2 .*follow the new length from step 2, so it will not match the run continued as planned/),
+    ]);
+    // a checkpoint from before the plan was recorded: nothing to compare
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8'));
+    delete meta.totalSteps;
+    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+    expect(await resumeWarnings({ epochs: 3, stepsPerEpoch: 2 })).toEqual([]);
+    a.dispose();
+  });
+
   it('resolveCheckpointDir accepts a checkpoint, a checkpoints/ folder or a run folder', async () => {
     const run = path.join(tmp, 'run');
     const a = new Toy();

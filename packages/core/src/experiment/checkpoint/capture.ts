@@ -269,6 +269,8 @@ export async function captureExperimentState(exp: AnyExperiment, opts: CaptureOp
       config: experimentConfigJson(exp),
       extra: opts.extra ?? {},
     };
+    const planned = exp.run.totalSteps;
+    if (planned !== undefined) meta.totalSteps = planned;
     return { tensors, meta };
   } catch (err) {
     tf.dispose(Object.values(tensors));

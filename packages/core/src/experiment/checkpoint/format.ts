@@ -109,6 +109,12 @@ export interface SnapshotMeta {
   config: unknown;
   /** Whatever the writer added (e.g. the checkpoint callback's monitored value). */
   extra: Record<string, unknown>;
+  /**
+   * The optimizer steps the run planned when this was saved (`exp.run.totalSteps`: epochs ×
+   * steps per epoch, capped by maxSteps), which schedules such as the learning rate's and EMA's τ
+   * span. Absent when the run did not know it, and in checkpoints written before it was recorded.
+   */
+  totalSteps?: number;
 }
 
 /** Tensors (owned by whoever holds the snapshot: dispose with {@link disposeSnapshot}) + meta. */

@@ -236,6 +236,14 @@ export async function restoreExperimentState(exp: AnyExperiment, snapshot: Exper
   assigns.push(...planBuffers(exp, snap, notes));
   const callbacks = planCallbacks(exp, snap, notes);
   const rngs = [...planRngs(exp.constructor.name, experimentRngs(exp), meta.rngs, notes), ...callbacks.rngs];
+  const planned = exp.run.totalSteps;
+  if (typeof meta.totalSteps === 'number' && planned !== undefined && planned !== meta.totalSteps) {
+    // allowed (a run extended or cut short on purpose), but the schedules then jump: say so
+    notes.push(
+      `this run plans ${planned} optimizer steps where the checkpoint's run planned ${meta.totalSteps} (its epochs, steps per epoch or maxSteps differ): ` +
+        `schedules that span the run (learning rate, EMA τ) follow the new length from step ${meta.counters.globalStep}, so it will not match the run continued as planned`,
+    );
+  }
 
   tf.tidy(() => {
     for (const { variable, value } of assigns) variable.assign(value);
