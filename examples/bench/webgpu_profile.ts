@@ -2,7 +2,7 @@
 // would cost built from other kernels (issue 11):
 //
 //   node examples/dist/bench/webgpu_profile.js [--adapter software|hardware] [--batch 32]
-//        [--shapes Conv2DBackpropFilter,FusedConv2D] [--conv-grads] [--compare-stock]
+//        [--shapes Conv2DBackpropFilter,FusedConv2D] [--conv-grads] [--compare-stock] [--compare-direct]
 //
 // Kernel time: every kernel's command buffer is submitted on its own
 // (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE = 1), and the bench's wall-clock profiler wraps the
@@ -14,8 +14,10 @@
 // one selfsup's wasm kernels use) — on the main job's 3×3 convolutions, each checked
 // against the stock kernel's values.
 // --compare-stock: whole steps with selfsup's filter gradient and with tfjs-webgpu's, alternating.
+// --compare-direct: whole steps with the direct convolution programs (webgpu-direct-conv.ts) on
+// and off, alternating.
 import * as tf from '@tensorflow/tfjs';
-import { adapterLabel, conv2dBackpropFilterImpl, im2colFilterGradient, selectBackend, webgpuFilterGradientInstalled } from '@selfsup/core';
+import { adapterLabel, setWebgpuDirectConv, stockWebgpuKernel, conv2dBackpropFilterImpl, im2colFilterGradient, selectBackend, webgpuFilterGradientInstalled } from '@selfsup/core';
 import { BYOL_CONFIGS } from './byol_configs';
 import { installKernelProfiler } from './profiler';
 import { relErr } from '../gpu-check/parity';
@@ -71,7 +73,7 @@ async function convGrads(batch: number, say: (l: string) => void): Promise<void>
 
 /** Swaps the registered webgpu Conv2DBackpropFilter: selfsup's (im2col from 1,024 weights) or tfjs-webgpu's own. */
 function useFilterGradient(which: 'selfsup' | 'stock', ours: tf.KernelConfig): void {
-  const stock = (globalThis as unknown as Record<symbol, tf.KernelConfig['kernelFunc'] | undefined>)[Symbol.for('selfsup.backend.webgpu.stockConv2DBackpropFilter')];
+  const stock = stockWebgpuKernel('Conv2DBackpropFilter');
   if (!stock) throw new Error('webgpu_profile: the stock Conv2DBackpropFilter was not recorded');
   tf.unregisterKernel('Conv2DBackpropFilter', 'webgpu');
   tf.registerKernel(which === 'selfsup' ? ours : { ...ours, kernelFunc: stock });
@@ -94,6 +96,21 @@ async function compareStock(batch: number, say: (l: string) => void, log: (l: st
   say(`main job's BYOL step, batch ${batch}, s per step (rounds alternate): selfsup's filter gradient ${times.selfsup.join(', ')}; tfjs-webgpu's ${times.stock.join(', ')}`);
 }
 
+async function compareDirect(batch: number, say: (l: string) => void, log: (l: string) => void): Promise<void> {
+  const cfg = BYOL_CONFIGS.main(batch);
+  const forever = performance.now() + 1e9;
+  const times: Record<string, number[]> = { direct: [], stock: [] };
+  for (const round of [0, 1, 2]) {
+    for (const which of ['direct', 'stock'] as const) {
+      setWebgpuDirectConv(which === 'direct');
+      const row = await measureByol('main', 'webgpu', cfg, { seconds: 0, deadline: forever, log });
+      if (round > 0) times[which].push(...(row.stepSeconds ?? [])); // round 0 compiles the shaders
+    }
+  }
+  setWebgpuDirectConv(null);
+  say(`main job's BYOL step, batch ${batch}, s per step (rounds alternate): direct convolutions ${times.direct.join(', ')}; tfjs-webgpu's (and selfsup's filter gradient) ${times.stock.join(', ')}`);
+}
+
 async function main(): Promise<void> {
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const log = (l: string) => process.stderr.write(`${l}\n`);
@@ -104,6 +121,10 @@ async function main(): Promise<void> {
   tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 1);
   if (process.argv.includes('--conv-grads')) {
     await convGrads(batch, say);
+    return;
+  }
+  if (process.argv.includes('--compare-direct')) {
+    await compareDirect(batch, say, log);
     return;
   }
   if (process.argv.includes('--compare-stock')) {

@@ -206,7 +206,7 @@ export async function startWebgpu(
     throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)} (${errText(e)})`);
   }
   if (!ok) throw new Error(`the webgpu backend failed to initialise on ${adapterLabel(found.info)}`);
-  const missing = registerWebgpuTrainingKernels();
+  const missing = registerWebgpuTrainingKernels(found.info.software);
   if (missing.length) log(`selfsup: warning: this tfjs-backend-webgpu lacks kernels training uses: ${missing.join(', ')} (4.22.0 has them all)`);
   st.info = found.info;
   const note = pref === 'any' && found.info.software ? `${reasons.join('; ')}: using the software adapter (slow)` : undefined;

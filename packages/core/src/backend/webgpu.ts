@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { WebgpuAdapterInfo, WebgpuAdapterPreference } from './types';
+import { setWebgpuDirectConv } from './kernels/webgpu-direct-conv';
 import {
   adapterForTfjs,
   adapterLabel,
@@ -234,6 +235,9 @@ function registerTfjsBackend(adapter: DawnAdapter, log: (line: string) => void):
  * else software. Throws one line saying why when none can be used.
  */
 export function initWebgpu(pref: WebgpuAdapterPreference, log: (line: string) => void): Promise<WebgpuInitResult> {
+  // SELFSUP_WEBGPU_DIRECT_CONV=1 / 0: the direct convolution programs on / off whatever the adapter
+  const direct = process.env.SELFSUP_WEBGPU_DIRECT_CONV;
+  if (direct === '1' || direct === '0') setWebgpuDirectConv(direct === '1');
   return startWebgpu(pref, log, state(), ' in this process', async () => {
     const dawn = await loadDawn();
     installGlobals(dawn);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { asTensor, padOrCrop, type KernelArgs, type KernelFunc } from './kernel_util';
+import { directConvFilterGrad, directConvForward, directConvInputGrad, directConvUnsupported, setWebgpuDirectConvAuto, webgpuDirectConvActive, type ConvInfo } from './webgpu-direct-conv';
 
 /**
  * Every kernel a BYOL training run dispatches (byol-fashion-mnist.yaml and tiny.yaml with
@@ -21,11 +22,17 @@ export const WEBGPU_TRAINING_KERNELS: readonly string[] = [
 /**
  * Checks that the webgpu backend has every kernel training needs and returns the missing
  * ones (none with tfjs-backend-webgpu 4.22.0; a different version might drop some); puts
- * selfsup's Conv2DBackpropFilter in place of the stock one.
+ * selfsup's convolution kernels in place of the stock ones: the filter gradient always (below),
+ * and on a software adapter (`softwareAdapter`) the direct programs of webgpu-direct-conv.ts for
+ * the forward and both gradients, where their shapes allow (the stock kernels otherwise).
  */
-export function registerWebgpuTrainingKernels(): string[] {
+export function registerWebgpuTrainingKernels(softwareAdapter = false): string[] {
   const missing = WEBGPU_TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'webgpu') == null);
-  replaceFilterGradient();
+  replaceWebgpuKernel('Conv2DBackpropFilter', conv2dBackpropFilterWebgpu);
+  replaceWebgpuKernel('Conv2DBackpropInput', conv2dBackpropInputWebgpu);
+  replaceWebgpuKernel('Conv2D', conv2dWebgpu);
+  replaceWebgpuKernel('FusedConv2D', fusedConv2dWebgpu);
+  setWebgpuDirectConvAuto(softwareAdapter);
   return missing;
 }
 
@@ -67,25 +74,86 @@ export const WEBGPU_IM2COL_MAX_VALUES = 2 ** 25;
  */
 export const WEBGPU_MAX_PIXELS_PER_CALL = 32768;
 
-const STOCK_KEY = Symbol.for('selfsup.backend.webgpu.stockConv2DBackpropFilter');
-function stockFilterGradient(): KernelFunc | null {
-  return (globalThis as unknown as Record<symbol, KernelFunc | null | undefined>)[STOCK_KEY] ?? null;
+// The stock webgpu kernels replaced here, captured once per process (not per module copy).
+const STOCK_KEY = Symbol.for('selfsup.backend.webgpu.stockKernels');
+function stockKernels(): Map<string, KernelFunc> {
+  const g = globalThis as unknown as Record<symbol, Map<string, KernelFunc> | undefined>;
+  let m = g[STOCK_KEY];
+  if (!m) {
+    m = new Map();
+    g[STOCK_KEY] = m;
+  }
+  return m;
+}
+/** tfjs-backend-webgpu's own kernel `name`, as it was before selfsup replaced it (null if never replaced). */
+export function stockWebgpuKernel(name: string): KernelFunc | null {
+  return stockKernels().get(name) ?? null;
+}
+function stock(name: string): KernelFunc {
+  const k = stockWebgpuKernel(name);
+  if (!k) throw new Error(`selfsup webgpu ${name}: the stock kernel was not recorded`);
+  return k;
 }
 
-function replaceFilterGradient(): void {
-  const g = globalThis as unknown as Record<symbol, KernelFunc | null | undefined>;
-  const existing = tf.getKernel('Conv2DBackpropFilter', 'webgpu');
-  if (!existing) return;
-  if (existing.kernelFunc === conv2dBackpropFilterWebgpu) return;
-  g[STOCK_KEY] = existing.kernelFunc;
-  tf.unregisterKernel('Conv2DBackpropFilter', 'webgpu');
-  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'webgpu', kernelFunc: conv2dBackpropFilterWebgpu });
+function replaceWebgpuKernel(name: string, kernelFunc: KernelFunc): void {
+  const existing = tf.getKernel(name, 'webgpu');
+  if (!existing || existing.kernelFunc === kernelFunc) return;
+  stockKernels().set(name, existing.kernelFunc);
+  tf.unregisterKernel(name, 'webgpu');
+  tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc });
 }
 
 /** Whether selfsup's Conv2DBackpropFilter is the one registered for webgpu. */
 export function webgpuFilterGradientInstalled(): boolean {
   return tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc === conv2dBackpropFilterWebgpu;
 }
+
+type WebgpuBackendArg = Parameters<typeof directConvForward>[0];
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  activation?: string;
+}
+function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number], a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false,
+    tf.backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC'),
+  );
+}
+
+/** Forward convolution: the direct program where active and possible (no bias or activation fused), else tfjs-webgpu's. */
+function convForward(name: 'Conv2D' | 'FusedConv2D'): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const a = args.attrs as unknown as ConvAttrs;
+    if (webgpuDirectConvActive() && x && filter && bias == null && preluActivationWeights == null && (a.activation == null || a.activation === 'linear')) {
+      const info = convInfo(x.shape, filter.shape, a);
+      if (directConvUnsupported(info, 'forward') === null) return directConvForward(args.backend as unknown as WebgpuBackendArg, x, filter, info);
+    }
+    return stock(name)(args);
+  };
+}
+const conv2dWebgpu = convForward('Conv2D');
+const fusedConv2dWebgpu = convForward('FusedConv2D');
+
+/** Input gradient: the direct program where active and possible, else tfjs-webgpu's. */
+const conv2dBackpropInputWebgpu: KernelFunc = (args: KernelArgs) => {
+  const { dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
+  const a = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
+  if (webgpuDirectConvActive()) {
+    const info = convInfo(a.inputShape, filter.shape, a);
+    if (directConvUnsupported(info, 'input') === null) {
+      const filterT = tf.transpose(asTensor(filter), [0, 1, 3, 2]);
+      const dx = directConvInputGrad(args.backend as unknown as WebgpuBackendArg, dy, filterT, info);
+      filterT.dispose();
+      return dx;
+    }
+  }
+  return stock('Conv2DBackpropInput')(args);
+};
 
 /** Output pixels per image: dy is [n, oh, ow, co] (NHWC) or [n, co, oh, ow] (NCHW). */
 const outPixels = (dyShape: number[], a: FilterGradAttrs) => (a.dataFormat === 'NCHW' ? dyShape[2] * dyShape[3] : dyShape[1] * dyShape[2]);
@@ -109,10 +177,15 @@ export function stockFilterGradientChunk(dyShape: number[], a: FilterGradAttrs):
 
 const conv2dBackpropFilterWebgpu: KernelFunc = (args: KernelArgs) => {
   const a = args.attrs as unknown as FilterGradAttrs;
+  if (webgpuDirectConvActive()) {
+    const x = args.inputs.x as tf.TensorInfo;
+    const info = convInfo(x.shape, a.filterShape, a);
+    if (directConvUnsupported(info, 'filter') === null) return directConvFilterGrad(args.backend as unknown as WebgpuBackendArg, x, args.inputs.dy as tf.TensorInfo, info);
+  }
   const x = asTensor<tf.Tensor4D>(args.inputs.x as tf.TensorInfo);
   const dy = asTensor<tf.Tensor4D>(args.inputs.dy as tf.TensorInfo);
   if (webgpuFilterGradientPath(dy.shape, a) === 'im2col') return im2colFilterGradient(x, dy, a);
-  const stock = stockFilterGradient();
+  const stock = stockWebgpuKernel('Conv2DBackpropFilter');
   if (!stock) throw new Error('selfsup webgpu Conv2DBackpropFilter: the stock kernel was not recorded');
   const n = dy.shape[0];
   const chunk = stockFilterGradientChunk(dy.shape, a);
