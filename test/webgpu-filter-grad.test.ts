@@ -4,7 +4,7 @@
 // the webgpu adapter.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { im2colFilterGradient, selectBackend, stockFilterGradientChunk, webgpuFilterGradientPath, type FilterGradAttrs } from '@selfsup/core';
+import { directChannelSumChunk, directConvUnsupported, directFilterGradChunk, im2colFilterGradient, selectBackend, stockFilterGradientChunk, webgpuFilterGradientPath, type FilterGradAttrs } from '@selfsup/core';
 import { relErr, seeded } from './helpers/backend-compare';
 
 type Pad = FilterGradAttrs['pad'];
@@ -73,5 +73,55 @@ describe('which filter gradient runs on webgpu, and in how many images per call'
     expect(webgpuFilterGradientPath([2, 182, 182, 4], attrs([3, 3, 1, 4]))).toBe('im2col'); // 33,124 pixels
     expect(webgpuFilterGradientPath([2, 4, 182, 182], attrs([3, 3, 1, 4], { dataFormat: 'NCHW' }))).toBe('stock'); // im2col covers NHWC only
     expect(webgpuFilterGradientPath([2, 14, 14, 16], attrs([3, 3, 32, 16], { dilations: 2 }))).toBe('stock');
+  });
+});
+
+describe('the direct convolution programs (webgpu-direct-conv.ts): what they take, and image chunks of the filter gradient', () => {
+  const info = (x: [number, number, number, number], f: [number, number, number, number], s: number, pad: 'same' | 'valid', dil = 1, fmt: 'channelsLast' | 'channelsFirst' = 'channelsLast') =>
+    tf.backend_util.computeConv2DInfo(x, f, s, dil, pad, undefined, false, fmt);
+
+  it('takes NHWC without dilations, channels in 4s (output for forward and dw, input for dx), loops ≤ 32,768', () => {
+    expect(directConvUnsupported(info([2, 8, 8, 3], [3, 3, 3, 8], 1, 'same'), 'forward')).toBeNull();
+    expect(directConvUnsupported(info([2, 8, 8, 3], [3, 3, 3, 8], 1, 'same'), 'filter')).toBeNull();
+    expect(directConvUnsupported(info([2, 8, 8, 3], [3, 3, 3, 8], 1, 'same'), 'input')).toBe('input channels not a multiple of 4');
+    expect(directConvUnsupported(info([2, 8, 8, 8], [3, 3, 8, 6], 1, 'same'), 'forward')).toBe('output channels not a multiple of 4');
+    expect(directConvUnsupported(info([2, 8, 8, 8], [3, 3, 8, 6], 1, 'same'), 'input')).toBeNull();
+    expect(directConvUnsupported(info([2, 8, 8, 8], [3, 3, 8, 8], 1, 'same', 2), 'forward')).toBe('dilations');
+    expect(directConvUnsupported(info([2, 8, 8, 8], [3, 3, 8, 8], 1, 'same', 1, 'channelsFirst'), 'forward')).toBe('NCHW');
+    // kh·kw·ci per output: 3·3·4096 = 36,864 > 32,768; 3·3·3640 = 32,760 fits
+    expect(directConvUnsupported(info([1, 4, 4, 4096], [3, 3, 4096, 8], 1, 'same'), 'forward')).toBe('filter too large');
+    expect(directConvUnsupported(info([1, 4, 4, 3640], [3, 3, 3640, 8], 1, 'same'), 'forward')).toBeNull();
+    // one image of 184×184 output pixels (33,856) is more than a filter-gradient invocation may loop over
+    expect(directConvUnsupported(info([1, 184, 184, 4], [3, 3, 4, 8], 1, 'same'), 'filter')).toBe('output image too large');
+    expect(directConvUnsupported(info([1, 181, 181, 4], [3, 3, 4, 8], 1, 'same'), 'filter')).toBeNull();
+  });
+
+  it('chunks the filter gradient so that images × output pixels ≤ 32,768 and ~1,024 invocations run', () => {
+    // the main job's first conv: 256 images of 28×28, 3×3×1×8: 9 invocations per chunk → 114 chunks wanted → 3 images each
+    expect(directFilterGradChunk(info([256, 28, 28, 1], [3, 3, 1, 8], 1, 'same'))).toBe(3);
+    // 3 input channels (groups of 1) and 12 output channels (vec4 groups of 1): 9·3·3 = 81 per chunk → 13 chunks wanted
+    expect(directFilterGradChunk(info([26, 5, 5, 3], [3, 3, 3, 12], 1, 'same'))).toBe(2);
+    // 4×4×64 → 64 at 256 images: 9·16·8 = 1,152 invocations per chunk: one chunk would do, the loop limit allows 2,048 images
+    expect(directFilterGradChunk(info([256, 4, 4, 64], [3, 3, 64, 64], 1, 'same'))).toBe(256);
+    // the loop limit binds: 3×3, 64 → 64, 100 images of 32×32 (1,024 pixels): one chunk would do, 32 images at most
+    expect(directFilterGradChunk(info([100, 32, 32, 64], [3, 3, 64, 64], 1, 'same'))).toBe(32);
+    // with a 1×1 filter (128 invocations per chunk) 8 chunks are wanted: 13 images each
+    expect(directFilterGradChunk(info([100, 32, 32, 64], [1, 1, 64, 64], 1, 'same'))).toBe(13);
+    expect(directFilterGradChunk(info([3, 7, 7, 8], [3, 3, 8, 16], 1, 'same'))).toBe(1);
+  });
+});
+
+describe('the direct channel sum (batch norm\'s reductions on webgpu): rows per chunk', () => {
+  it('aims at ~512 invocations, 64 rows at least (each pass shrinks the partial sums 64-fold), 32,768 at most', () => {
+    // the main job's 256×28×28×8 activations: 2 invocations per chunk → 256 chunks of 784 rows, then 256 → 4 → 1
+    expect(directChannelSumChunk(256 * 28 * 28, 8)).toBe(784);
+    expect(directChannelSumChunk(256, 8)).toBe(64);
+    expect(directChannelSumChunk(4, 8)).toBe(4);
+    // 1,024 channels (a projector's bias gradient over 256 rows): 256 invocations per chunk → 2 wanted, but 64 rows at least
+    expect(directChannelSumChunk(256, 1024)).toBe(128);
+    expect(directChannelSumChunk(100, 1024)).toBe(64);
+    // 4 channels, 10 million rows: 512 chunks would be 19,532 rows each; 40 million rows: capped at 32,768
+    expect(directChannelSumChunk(10_000_000, 4)).toBe(19532);
+    expect(directChannelSumChunk(40_000_000, 4)).toBe(32768);
   });
 });

@@ -14,7 +14,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applySoftwareAdapterEnv, selectBackend } from '@selfsup/core';
+import * as tf from '@tensorflow/tfjs';
+import { applySoftwareAdapterEnv, currentWebgpuAdapter, selectBackend, setWebgpuDirectConv, webgpuDirectConvActive } from '@selfsup/core';
 import { PARITY_CHECKS, PARITY_TOLERANCE, parityFailures } from '../examples/gpu-check/parity';
 
 const quiet = () => undefined;
@@ -64,6 +65,53 @@ describe('webgpu parity with cpu', () => {
       expect(r.stdout + r.stderr).toMatch(/done: 2 steps/);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('the direct convolution and channel-sum programs run on a software adapter (on a GPU only when forced); SELFSUP_WEBGPU_DIRECT_CONV=0 turns them off', async () => {
+    await use('webgpu');
+    const be = tf.backend() as unknown as { runWebGPUProgram(p: { shaderKey: string }, ...rest: unknown[]): unknown };
+    const run = be.runWebGPUProgram;
+    const keys: string[] = [];
+    be.runWebGPUProgram = function (p, ...rest) {
+      keys.push(p.shaderKey);
+      return run.call(this, p, ...rest);
+    };
+    const programs = async () => {
+      keys.length = 0;
+      const x = tf.randomNormal([2, 6, 6, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 2) as tf.Tensor4D;
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')))([x, w]);
+      const m = tf.moments(x, [0, 1, 2]); // batch norm's statistics: two channel means
+      await dx.data();
+      await dw.data();
+      await m.variance.data();
+      tf.dispose([x, w, dx, dw, m.mean, m.variance]);
+      return keys.filter((k) => k.startsWith('selfsup_')).map((k) => k.slice('selfsup_'.length));
+    };
+    try {
+      const software = currentWebgpuAdapter()?.software ?? false;
+      expect(webgpuDirectConvActive()).toBe(software);
+      // the filter gradient's partial sums (a chunk of 1 image each) are added by one channel sum;
+      // each of the moments' two means (72 rows) takes two passes: 2 chunks of 64 rows, then 1
+      // (the loss's sum over all axes is tfjs-webgpu's reduction)
+      const direct = ['convFwd_4_2', 'convDx_4_2', 'convDw_4_2', 'channelSum', 'channelSum', 'channelSum', 'channelSum', 'channelSum'];
+      expect(await programs()).toEqual(software ? direct : []);
+      setWebgpuDirectConv(false);
+      expect(await programs()).toEqual([]);
+      setWebgpuDirectConv(true);
+      expect(await programs()).toEqual(direct);
+    } finally {
+      setWebgpuDirectConv(null);
+      be.runWebGPUProgram = run;
+    }
+    // the environment variable, read when the backend starts (the CLI's training run)
+    const root = path.resolve(__dirname, '..');
+    const script = `const core = require('@selfsup/core'); core.selectBackend('webgpu', { webgpuAdapter: 'any', log: () => {} }).then(() => { console.log(JSON.stringify(core.webgpuDirectConvActive())); process.exit(0); });`;
+    for (const [value, want] of [['0', false], ['1', true]] as const) {
+      const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, SELFSUP_WEBGPU_DIRECT_CONV: value } });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim().split('\n').pop()).toBe(String(want));
     }
   });
 });

@@ -8,7 +8,7 @@
 // adapter is slow. Reads are async (data()): a synchronous read of a GPU tensor needs
 // OffscreenCanvas.
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining, Rng, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_MAX_PIXELS_PER_CALL, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled } from '@selfsup/core';
+import { batchNormTraining, DIRECT_MAX_LOOP, Rng, setWebgpuDirectConv, stockWebgpuKernel, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_MAX_PIXELS_PER_CALL, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled } from '@selfsup/core';
 import { EmaUpdateCallback, TargetInitCallback, weightedKnn } from '@selfsup/callbacks';
 import { AugmentationPipeline, byolSmallGrayViewT, byolViewT, byolViewTPrime, LARS } from '@selfsup/ssl';
 import { BYOL_MODELS, ByolExperiment, symmetricByolLoss } from '@selfsup/byol';
@@ -146,6 +146,45 @@ function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, n
   return dw;
 }
 
+/**
+ * The check with selfsup's direct convolution programs (webgpu-direct-conv.ts) forced on or off
+ * whatever the adapter, so that each path is checked on every adapter (by default they run on
+ * software adapters only).
+ */
+function withDirectConv(on: boolean, check: ParityCheck): ParityCheck {
+  return {
+    name: `${check.name} [direct convolutions ${on ? 'on' : 'off'}]`,
+    async run(ctx) {
+      setWebgpuDirectConv(on);
+      try {
+        return await check.run(ctx);
+      } finally {
+        setWebgpuDirectConv(null);
+      }
+    },
+  };
+}
+
+/** conv2d's value and both gradients for x of `xShape` and a kh×kw filter to `co` channels. */
+const convAndGrads = (xShape: number[], k: [number, number], co: number, s: number | [number, number], pad: 'same' | 'valid' | number, seed: number) => () => {
+  const x = rand(xShape, seed);
+  const w = rand([k[0], k[1], xShape[3], co], seed + 1);
+  const y = tf.conv2d(x, w as tf.Tensor4D, s, pad);
+  const dy = rand(y.shape, seed + 2);
+  const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), dy)))([x, w]);
+  return [y, dx, dw];
+};
+
+// the direct programs' variants: 2 or 1 vec4 groups per invocation (8 vs 4 or 12 channels),
+// input channels in 4s or 1s (filter gradient), strides 1–3, odd widths (partial pixel blocks)
+const directCases: [string, number[], [number, number], number, number | [number, number], 'same' | 'valid' | number][] = [
+  ['8 → 8 channels, 3×3, stride 1, same', [2, 7, 5, 8], [3, 3], 8, 1, 'same'],
+  ['8 → 16 channels, 3×3, stride 2, same', [2, 9, 7, 8], [3, 3], 16, 2, 'same'],
+  ['4 → 12 channels, 3×3, stride 2, valid', [2, 9, 7, 4], [3, 3], 12, 2, 'valid'],
+  ['12 → 4 channels, 1×1, stride 2, same', [3, 6, 5, 12], [1, 1], 4, 2, 'same'],
+  ['4 → 8 channels, 5×3, strides 3×1, pad 1', [2, 10, 9, 4], [5, 3], 8, [3, 1], 1],
+];
+
 const CHECKS: ParityCheck[] = [
   {
     name: 'every kernel a training run dispatches is registered for webgpu',
@@ -154,23 +193,14 @@ const CHECKS: ParityCheck[] = [
       const missing = WEBGPU_TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'webgpu') == null);
       const problems = missing.length ? [`kernels missing on webgpu: ${missing.join(', ')}`] : [];
       if (!webgpuFilterGradientInstalled()) problems.push("selfsup's Conv2DBackpropFilter (im2col) is not the registered webgpu kernel");
+      for (const k of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Sum', 'Mean']) if (!stockWebgpuKernel(k)) problems.push(`selfsup's ${k} (direct programs) is not the registered webgpu kernel`);
       return { errors: {}, problems };
     },
   },
-  ...convGrid.map(({ k, s, pad }): ParityCheck => ({
-    name: `conv2d forward, dx and dw: kernel ${k}, stride ${s}, ${pad}, odd sizes`,
-    run: (ctx) =>
-      compare(ctx, ['y', 'dx', 'dw'], () => {
-        const x = rand([2, 7, 5, 3], 1);
-        const w = rand([k, k, 3, 4], 2);
-        const y = tf.conv2d(x, w, s, pad);
-        const dy = rand(y.shape, 3);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), dy)))([x, w]);
-        return [y, dx, dw];
-      }),
-  })),
+  // tfjs-webgpu's convolutions (what a GPU runs by default)
+  ...convGrid.map(({ k, s, pad }) => withDirectConv(false, { name: `conv2d forward, dx and dw: kernel ${k}, stride ${s}, ${pad}, odd sizes`, run: (ctx) => compare(ctx, ['y', 'dx', 'dw'], convAndGrads([2, 7, 5, 3], [k, k], 4, s, pad, 1)) })),
   // filters of ≥ WEBGPU_IM2COL_MIN_WEIGHTS weights take selfsup's im2col filter gradient (the grid above: the stock one)
-  ...([[1, 'same'], [2, 'valid']] as const).map(([s, pad]): ParityCheck => ({
+  ...([[1, 'same'], [2, 'valid']] as const).map(([s, pad]): ParityCheck => withDirectConv(false, {
     name: `conv2d dw, im2col path (3×3×16×8 = ${3 * 3 * 16 * 8} ≥ ${WEBGPU_IM2COL_MIN_WEIGHTS} weights): stride ${s}, ${pad}, odd sizes`,
     run: (ctx) =>
       compare(ctx, ['dw'], () => {
@@ -183,7 +213,7 @@ const CHECKS: ParityCheck[] = [
   // the stock kernel loops over batch × output pixels in each invocation; llvmpipe cuts shader loops
   // after 65,535 iterations, so selfsup calls it in batch chunks, and im2col takes images too large
   // for one call (before: 80 images of 28×28 were wrong by a relative 0.17, the main job's 256 by 0.94)
-  {
+  withDirectConv(false, {
     name: `conv2d dw, stock path in batch chunks: 80 images of 28×28 (${80 * 28 * 28} iterations > ${WEBGPU_MAX_PIXELS_PER_CALL})`,
     run: (ctx) =>
       compare(ctx, ['dw'], () => {
@@ -191,8 +221,8 @@ const CHECKS: ParityCheck[] = [
         const dy = rand([80, 28, 28, 8], 25);
         return [filterGradient(x, dy, [3, 3, 1, 8])];
       }),
-  },
-  {
+  }),
+  withDirectConv(false, {
     name: `conv2d dw, a small filter on images of more than ${WEBGPU_MAX_PIXELS_PER_CALL} output pixels: im2col path`,
     run: (ctx) =>
       compare(ctx, ['dw'], () => {
@@ -200,8 +230,8 @@ const CHECKS: ParityCheck[] = [
         const dy = rand([2, 184, 184, 4], 27);
         return [filterGradient(x, dy, [3, 3, 1, 4])];
       }),
-  },
-  {
+  }),
+  withDirectConv(false, {
     // (small enough to stay quick, so it checks the split, not the failure: that needs K ≥ 65,536 and a larger output)
     name: `conv2d dw, im2col path whose matMul sums over more than ${WEBGPU_MAX_PIXELS_PER_CALL} rows, in blocks: 44 images of 28×28, 3×3×8×16`,
     run: (ctx) =>
@@ -210,7 +240,27 @@ const CHECKS: ParityCheck[] = [
         const dy = rand([44, 28, 28, 16], 29);
         return [filterGradient(x, dy, [3, 3, 8, 16])];
       }),
-  },
+  }),
+  // selfsup's direct programs (forced on: a GPU runs tfjs-webgpu's by default)
+  ...convGrid.map(({ k, s, pad }) => withDirectConv(true, { name: `conv2d forward, dx and dw: kernel ${k}, stride ${s}, ${pad}, 8 channels`, run: (ctx) => compare(ctx, ['y', 'dx', 'dw'], convAndGrads([2, 7, 5, 8], [k, k], 8, s, pad, 40)) })),
+  ...directCases.map(([label, xs, k, co, s, pad]) => withDirectConv(true, { name: `conv2d forward, dx and dw: ${label}`, run: (ctx) => compare(ctx, ['y', 'dx', 'dw'], convAndGrads(xs, k, co, s, pad, 50)) })),
+  withDirectConv(true, {
+    name: `conv2d dw in image chunks (each invocation ≤ ${DIRECT_MAX_LOOP} pixels): 80 images of 28×28, 3×3×1×8 and 44 images, 3×3×8×16`,
+    run: (ctx) =>
+      compare(ctx, ['dw 1→8', 'dw 8→16'], () => [
+        filterGradient(rand([80, 28, 28, 1], 60), rand([80, 28, 28, 8], 61), [3, 3, 1, 8]),
+        filterGradient(rand([44, 28, 28, 8], 62), rand([44, 28, 28, 16], 63), [3, 3, 8, 16]),
+      ]),
+  }),
+  withDirectConv(true, {
+    name: 'sum and mean over all axes but the last (batch norm\'s reductions; the direct channel sum in up to three passes), keepDims or not',
+    run: (ctx) =>
+      compare(ctx, ['sum 64×28×28×8', 'mean, keepDims', 'sum 3×5×12', 'mean 300×1024 axis 0', 'sum over [1, 2] (stock)'], () => {
+        const big = rand([64, 28, 28, 8], 70);
+        const small = rand([3, 5, 12], 71) as tf.Tensor;
+        return [tf.sum(big, [0, 1, 2]), tf.mean(big, [2, 0, 1], true), tf.sum(small, [0, 1]), tf.mean(rand([300, 1024], 72), 0), tf.sum(big, [1, 2])];
+      }),
+  }),
   {
     name: "fused conv2d + bias + relu (the models' conv) forward and gradients",
     run: (ctx) =>

@@ -44,7 +44,7 @@ export { selectBackend, currentBackend } from './backend/select-browser';
 export { currentWebgpuAdapter } from './backend/webgpu-browser';
 export { isSoftwareAdapter, adapterLabel } from './backend/webgpu-adapter';
 export { im2colFilterGradient, registerWebgpuTrainingKernels, stockFilterGradientChunk, type FilterGradAttrs, WEBGPU_IM2COL_MAX_VALUES, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_MAX_PIXELS_PER_CALL, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled, webgpuFilterGradientPath, stockWebgpuKernel } from './backend/kernels/webgpu';
-export { DIRECT_MAX_LOOP, directFilterGradChunk, setWebgpuDirectConv, webgpuDirectConvActive } from './backend/kernels/webgpu-direct-conv';
+export { DIRECT_MAX_LOOP, directChannelSumChunk, directConvUnsupported, directFilterGradChunk, setWebgpuDirectConv, webgpuDirectConvActive } from './backend/kernels/webgpu-direct-conv';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './backend/kernels/register';
 export { conv2dBackpropFilterImpl, conv2dBackpropInputImpl, depthwiseBackpropFilterImpl } from './backend/kernels/conv_grads';
 export { accumulateGradients, splitBatch, type AccumulatedGradients } from './backend/memory';

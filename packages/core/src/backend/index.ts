@@ -2,7 +2,7 @@ export * from './types';
 export { selectBackend, availableBackends, describeBackends, currentBackend } from './select';
 export { initWebgpu, isSoftwareAdapter, currentWebgpuAdapter, describeWebgpuAdapters, adapterLabel, applySoftwareAdapterEnv } from './webgpu';
 export { im2colFilterGradient, registerWebgpuTrainingKernels, stockFilterGradientChunk, type FilterGradAttrs, WEBGPU_IM2COL_MAX_VALUES, WEBGPU_IM2COL_MIN_WEIGHTS, WEBGPU_MAX_PIXELS_PER_CALL, WEBGPU_TRAINING_KERNELS, webgpuFilterGradientInstalled, webgpuFilterGradientPath, stockWebgpuKernel } from './kernels/webgpu';
-export { DIRECT_MAX_LOOP, directFilterGradChunk, setWebgpuDirectConv, webgpuDirectConvActive } from './kernels/webgpu-direct-conv';
+export { DIRECT_MAX_LOOP, directChannelSumChunk, directConvUnsupported, directFilterGradChunk, setWebgpuDirectConv, webgpuDirectConvActive } from './kernels/webgpu-direct-conv';
 export { nativeInstallHelp, NATIVE_PACKAGES, LAST_NODE_MAJOR_FOR_NATIVE } from './native';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/register';
 export { setOneDnnKernels, oneDnnKernelsActive, DEFAULT_MIN_MATMUL_MACS, oneDnnKernelStats, ONEDNN_KERNEL_NAMES, NATIVE_ELEMENTWISE_KERNEL_NAMES, NATIVE_RELU_GRAD_KERNEL, NATIVE_ADD_RELU_KERNEL, type OneDnnOps, type OneDnnKernelOptions, type OneDnnKernelStats } from './kernels/onednn';

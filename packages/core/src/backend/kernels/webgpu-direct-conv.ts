@@ -210,7 +210,9 @@ export function directConvInputGrad(backend: WebgpuBackendLike, dy: tf.TensorInf
  */
 export function directFilterGradChunk(info: ConvInfo): number {
   const pixels = info.outHeight * info.outWidth;
-  const perChunk = info.filterHeight * info.filterWidth * Math.max(1, info.inChannels / 4) * Math.max(1, info.outChannels / 8);
+  const { inChannels: ci, outChannels: co } = info;
+  // invocations per chunk: taps × input-channel groups (Q = 4 or 1) × output groups (C = 2 or 1 vec4s)
+  const perChunk = info.filterHeight * info.filterWidth * (ci % 4 === 0 ? ci / 4 : ci) * (co % 8 === 0 ? co / 8 : co / 4);
   const byLoop = Math.max(1, Math.floor(DIRECT_MAX_LOOP / pixels));
   const wanted = Math.ceil(1024 / perChunk);
   return Math.max(1, Math.min(info.batchSize, byLoop, Math.ceil(info.batchSize / wanted)));
@@ -275,5 +277,56 @@ export function directConvFilterGrad(backend: WebgpuBackendLike, x: tf.TensorInf
   return tf.tidy(() => {
     const p = tf.engine().makeTensorFromTensorInfo(parts) as tf.Tensor2D;
     return (chunks === 1 ? p.reshape([kh, kw, ci, co]) : p.sum(0).reshape([kh, kw, ci, co])) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Rows per chunk of {@link directChannelSum}: enough chunks for ~512 invocations (C/4 per chunk),
+ * but 64 rows at least (so that each pass over the partial sums shrinks them 64-fold) and
+ * {@link DIRECT_MAX_LOOP} at most.
+ */
+export function directChannelSumChunk(rows: number, channels: number): number {
+  const wanted = Math.ceil(512 / (channels / 4));
+  return Math.min(DIRECT_MAX_LOOP, Math.max(Math.min(rows, 64), Math.ceil(rows / wanted)));
+}
+
+/**
+ * Σ over all axes but the last of x, as [channels] (channels a multiple of 4): what batch norm's
+ * moments and its gradient reduce. tfjs-webgpu's reduction transposes x to [channels, rows] first
+ * and then gives each output one workgroup: on llvmpipe that is the transpose of every
+ * activation plus a few long workgroups. Here each invocation sums a chunk of rows for 4
+ * channels (vec4, reading x in place) into [chunks, channels], and the same program sums those
+ * partial sums until one row is left.
+ */
+export function directChannelSum(backend: WebgpuBackendLike, x: tf.TensorInfo): tf.Tensor1D {
+  const channels = x.shape[x.shape.length - 1];
+  const code = `
+    fn main(index : i32) {
+      if (index >= uniforms.count) { return; }
+      let C4 = uniforms.outShape[1] / 4;
+      let c4 = index % C4; let chunk = index / C4;
+      let r0 = chunk * uniforms.chunk; let r1 = min(r0 + uniforms.chunk, uniforms.rows);
+      var acc = vec4<f32>(0.0);
+      for (var r = r0; r < r1; r++) {
+        acc = acc + x[r * C4 + c4];
+      }
+      result[index] = acc;
+    }`;
+  return tf.tidy(() => {
+    let cur: tf.TensorInfo = x;
+    for (;;) {
+      const rows = tf.util.sizeFromShape(cur.shape) / channels;
+      const chunk = directChannelSumChunk(rows, channels);
+      const chunks = Math.ceil(rows / chunk);
+      const count = chunks * (channels / 4);
+      const prog = program('channelSum', ['x'], [4], [chunks, channels], count, 'count : i32, chunk : i32, rows : i32,', code);
+      const out = backend.runWebGPUProgram(prog, [cur], 'float32', [
+        { type: 'int32', data: [count] },
+        { type: 'int32', data: [chunk] },
+        { type: 'int32', data: [rows] },
+      ]);
+      cur = tf.engine().makeTensorFromTensorInfo(out); // tidy disposes the partial sums
+      if (chunks === 1) return (cur as tf.Tensor).reshape([channels]) as tf.Tensor1D;
+    }
   });
 }

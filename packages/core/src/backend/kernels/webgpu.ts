@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { asTensor, padOrCrop, type KernelArgs, type KernelFunc } from './kernel_util';
-import { directConvFilterGrad, directConvForward, directConvInputGrad, directConvUnsupported, setWebgpuDirectConvAuto, webgpuDirectConvActive, type ConvInfo } from './webgpu-direct-conv';
+import { directChannelSum, directConvFilterGrad, directConvForward, directConvInputGrad, directConvUnsupported, setWebgpuDirectConvAuto, webgpuDirectConvActive, type ConvInfo } from './webgpu-direct-conv';
 
 /**
  * Every kernel a BYOL training run dispatches (byol-fashion-mnist.yaml and tiny.yaml with
@@ -32,6 +32,8 @@ export function registerWebgpuTrainingKernels(softwareAdapter = false): string[]
   replaceWebgpuKernel('Conv2DBackpropInput', conv2dBackpropInputWebgpu);
   replaceWebgpuKernel('Conv2D', conv2dWebgpu);
   replaceWebgpuKernel('FusedConv2D', fusedConv2dWebgpu);
+  replaceWebgpuKernel('Sum', channelReduce('Sum'));
+  replaceWebgpuKernel('Mean', channelReduce('Mean'));
   setWebgpuDirectConvAuto(softwareAdapter);
   return missing;
 }
@@ -138,6 +140,31 @@ function convForward(name: 'Conv2D' | 'FusedConv2D'): KernelFunc {
 }
 const conv2dWebgpu = convForward('Conv2D');
 const fusedConv2dWebgpu = convForward('FusedConv2D');
+
+/**
+ * Sum and Mean over every axis but the last (batch norm's moments and gradients): the direct
+ * channel sum where active and the channels come in 4s, else tfjs-webgpu's reduction.
+ */
+function channelReduce(name: 'Sum' | 'Mean'): KernelFunc {
+  return (args: KernelArgs) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims?: boolean };
+    const rank = x.shape.length;
+    const channels = x.shape[rank - 1];
+    if (webgpuDirectConvActive() && x.dtype === 'float32' && rank >= 2 && channels % 4 === 0) {
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+      if (axes.length === rank - 1 && axes.every((a, i) => a === i)) {
+        const rows = tf.util.sizeFromShape(x.shape) / channels;
+        return tf.tidy(() => {
+          const s = directChannelSum(args.backend as unknown as WebgpuBackendArg, x);
+          const r = name === 'Mean' ? tf.div(s, rows) : s;
+          return keepDims ? r.reshape([...axes.map(() => 1), channels]) : r;
+        });
+      }
+    }
+    return stock(name)(args);
+  };
+}
 
 /** Input gradient: the direct program where active and possible, else tfjs-webgpu's. */
 const conv2dBackpropInputWebgpu: KernelFunc = (args: KernelArgs) => {
