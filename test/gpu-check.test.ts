@@ -108,6 +108,9 @@ describe('gpu-check --pack', () => {
           if (main?.stoppedBy === 'deadline') expect(main).toMatchObject({ fromWarmup: true });
           else expect(main).toMatchObject({ steps: 1, stoppedBy: 'one step' });
         }
+        // a software adapter runs the direct programs in its main row; the GPU-only row with them forced on is left out
+        expect(rows.find((row) => row.config === 'main' && row.backend === 'webgpu')).toMatchObject({ directPrograms: true });
+        expect(rows.some((row) => row.config === 'main-direct')).toBe(false);
         expect(out.throughput.webgpuOverWasm.main).toBeGreaterThan(0);
         expect(out.gpuMemory.highWaterBytes).toBeGreaterThan(0);
         expect(out.wasm.threads).toBeGreaterThanOrEqual(1);

@@ -3,6 +3,7 @@
 //
 //   node examples/dist/bench/webgpu_profile.js [--adapter software|hardware] [--batch 32]
 //        [--shapes Conv2DBackpropFilter,FusedConv2D] [--conv-grads] [--compare-stock] [--compare-direct]
+//        [--direct-shapes]
 //
 // Kernel time: every kernel's command buffer is submitted on its own
 // (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE = 1), and the bench's wall-clock profiler wraps the
@@ -14,8 +15,9 @@
 // one selfsup's wasm kernels use) — on the main job's 3×3 convolutions, each checked
 // against the stock kernel's values.
 // --compare-stock: whole steps with selfsup's filter gradient and with tfjs-webgpu's, alternating.
-// --compare-direct: whole steps with the direct convolution programs (webgpu-direct-conv.ts) on
-// and off, alternating.
+// --compare-direct: whole steps with the direct programs (webgpu-direct-conv.ts: convolutions,
+// channel sums) on and off, alternating. --direct-shapes: the main job's convolutions and batch
+// norm statistics one by one, off and on, with the direct results' relative error.
 import * as tf from '@tensorflow/tfjs';
 import { adapterLabel, setWebgpuDirectConv, stockWebgpuKernel, conv2dBackpropFilterImpl, im2colFilterGradient, selectBackend, webgpuFilterGradientInstalled } from '@selfsup/core';
 import { BYOL_CONFIGS } from './byol_configs';
@@ -96,6 +98,61 @@ async function compareStock(batch: number, say: (l: string) => void, log: (l: st
   say(`main job's BYOL step, batch ${batch}, s per step (rounds alternate): selfsup's filter gradient ${times.selfsup.join(', ')}; tfjs-webgpu's ${times.stock.join(', ')}`);
 }
 
+/**
+ * The main job's convolutions (forward and both gradients) and batch norm's channel sums, per
+ * call at 2 × batch images, with the direct programs (webgpu-direct-conv.ts) off and on; the
+ * relative error of the direct results against the others.
+ */
+async function directShapes(batch: number, say: (l: string) => void): Promise<void> {
+  // [input size, ci, co, stride, kernel]: the 3×3 convs and the 1×1 shortcut
+  const shapes: [number, number, number, number, number][] = [[28, 1, 8, 1, 3], [28, 8, 8, 1, 3], [28, 8, 16, 2, 3], [28, 8, 16, 2, 1], [14, 16, 16, 1, 3], [14, 16, 32, 2, 3], [7, 32, 32, 1, 3], [7, 32, 64, 2, 3], [4, 64, 64, 1, 3]];
+  const n = 2 * batch;
+  const timed = async (f: () => tf.Tensor[], reps = 2) => {
+    const first = f();
+    const out = await Promise.all(first.map((t) => t.data()));
+    tf.dispose(first);
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) {
+      const ts = f();
+      await Promise.all(ts.map((t) => t.data()));
+      tf.dispose(ts);
+    }
+    return { out, ms: (performance.now() - t0) / reps };
+  };
+  const both = async (f: () => tf.Tensor[]) => {
+    setWebgpuDirectConv(false);
+    const off = await timed(f);
+    setWebgpuDirectConv(true);
+    const on = await timed(f);
+    setWebgpuDirectConv(null);
+    return { off, on, errs: on.out.map((v, i) => relErr(v as Float32Array, off.out[i] as Float32Array).toExponential(1)) };
+  };
+  say(`conv forward + input gradient + filter gradient, ms per call of the three (x [${n},H,W,ci]), direct programs off → on; relative error of y / dx / dw`);
+  say('| input | filter | stride | off | on | error y / dx / dw |');
+  say('|---|---|--:|--:|--:|---|');
+  for (const [hw, ci, co, s, k] of shapes) {
+    const x = tf.randomNormal([n, hw, hw, ci], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const w = tf.randomNormal([k, k, ci, co], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const dy = tf.randomNormal(tf.conv2d(x, w, s, 'same').shape, 0, 1, 'float32', 3);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, 'same'), dy)));
+    const r = await both(() => [tf.conv2d(x, w, s, 'same'), ...g([x, w])]);
+    say(`| ${hw}×${hw}×${ci} | ${k}×${k}×${ci}×${co} | ${s} | ${r.off.ms.toFixed(0)} | ${r.on.ms.toFixed(0)} | ${r.errs.join(' / ')} |`);
+    tf.dispose([x, w, dy]);
+  }
+  say(`batch norm's statistics (tf.moments over N, H, W: two channel means), ms per call, off → on; relative error of mean / variance`);
+  say('| activation | off | on | error |');
+  say('|---|--:|--:|---|');
+  for (const [hw, c] of [[28, 8], [14, 16], [7, 32], [4, 64]]) {
+    const x = tf.randomNormal([n, hw, hw, c], 1, 2, 'float32', 4);
+    const r = await both(() => {
+      const m = tf.moments(x, [0, 1, 2]);
+      return [m.mean, m.variance];
+    });
+    say(`| ${n}×${hw}×${hw}×${c} | ${r.off.ms.toFixed(1)} | ${r.on.ms.toFixed(1)} | ${r.errs.join(' / ')} |`);
+    x.dispose();
+  }
+}
+
 async function compareDirect(batch: number, say: (l: string) => void, log: (l: string) => void): Promise<void> {
   const cfg = BYOL_CONFIGS.main(batch);
   const forever = performance.now() + 1e9;
@@ -118,9 +175,16 @@ async function main(): Promise<void> {
   const batch = Number(option('batch', '32'));
   const info = await selectBackend('webgpu', { webgpuAdapter: adapter, log });
   if (info.name !== 'webgpu') throw new Error(`webgpu_profile: got ${info.name}, not webgpu`);
-  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 1);
+  // the profiler (and --conv-grads, as measured before) submit every kernel on its own; the whole-step
+  // comparisons keep tfjs's default batching of submits, as training has
+  const perKernelSubmit = () => tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 1);
   if (process.argv.includes('--conv-grads')) {
+    perKernelSubmit();
     await convGrads(batch, say);
+    return;
+  }
+  if (process.argv.includes('--direct-shapes')) {
+    await directShapes(batch, say);
     return;
   }
   if (process.argv.includes('--compare-direct')) {
@@ -128,9 +192,11 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.includes('--compare-stock')) {
+    perKernelSubmit();
     await compareStock(batch, say, log);
     return;
   }
+  perKernelSubmit();
   const shapes = option('shapes', '');
   if (shapes) process.env.SELFSUP_PROFILE_SHAPES = shapes;
   const cfg = BYOL_CONFIGS.main(batch);

@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { adapterLabel, selectBackend, type BackendInfo } from '@selfsup/core';
+import { adapterLabel, selectBackend, setWebgpuDirectConv, webgpuDirectConvActive, type BackendInfo } from '@selfsup/core';
 import { BYOL_CONFIGS, type ByolBenchConfig } from '../bench/byol_configs';
 import { ArgError, parseArgs, USAGE, type GpuCheckArgs } from './args';
 import { currentTarget, PACK_MANIFEST, packGpuCheck, WASM_THREAD_SCRIPT, type PackManifest } from './pack';
@@ -59,6 +59,8 @@ interface Row {
   key: string;
   backend: 'webgpu' | 'wasm';
   cfg: ByolBenchConfig;
+  /** Forces selfsup's direct programs on (a GPU's own row with them). */
+  direct?: boolean;
 }
 
 function rows(args: GpuCheckArgs): Row[] {
@@ -76,6 +78,10 @@ function rows(args: GpuCheckArgs): Row[] {
     { key: 'main', backend: 'wasm', cfg: main },
     { key: 'r18-w1', backend: 'webgpu', cfg: bigGpu },
     { key: 'r18-w1', backend: 'wasm', cfg: bigWasm },
+    // selfsup's direct programs (webgpu-direct-conv.ts) run on software adapters only; on a GPU
+    // this row measures them there too, to tell whether they should (skipped on a software adapter,
+    // where the 'main' row already runs them)
+    { key: 'main-direct', backend: 'webgpu', cfg: main, direct: true },
   ];
 }
 
@@ -162,7 +168,8 @@ async function main(): Promise<void> {
   result.wasm = { threads: wasm.threads, simd: wasm.simd, nativeKernels: 'off' };
   const measured: ThroughputRow[] = [];
   const gflopsSeen: Record<string, number> = {};
-  for (const { key, backend, cfg } of rows(args)) {
+  for (const { key, backend, cfg, direct } of rows(args)) {
+    if (direct && adapter.software) continue;
     const left = (deadline - performance.now()) / 1000;
     const seen = gflopsSeen[backend];
     const least = seen ? leastSeconds(cfg, seen) : 0;
@@ -176,7 +183,9 @@ async function main(): Promise<void> {
     say(`  ${backend} ${key}: ${cfg.name}`);
     try {
       await use(backend);
-      const row = await measureByol(key, backend, cfg, { seconds: args.seconds, deadline, log });
+      if (direct) setWebgpuDirectConv(true);
+      const row = await measureByol(key, backend, cfg, { seconds: args.seconds, deadline, log }).finally(() => setWebgpuDirectConv(null));
+      if (backend === 'webgpu') row.directPrograms = webgpuDirectConvActive() || Boolean(direct);
       if (!seen && row.gflops) gflopsSeen[backend] = row.gflops;
       say(`  ${backend} ${key}: ${row.imgPerSec} img/s (${row.steps} step${row.steps === 1 ? '' : 's'} after a ${row.warmupSeconds} s warm-up)`);
       measured.push(row);

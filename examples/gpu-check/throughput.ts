@@ -29,6 +29,8 @@ export interface ThroughputRow {
    * comes from the warm-up step (kernel compilation and allocation included, so it understates).
    */
   fromWarmup?: true;
+  /** webgpu: whether selfsup's direct programs (webgpu-direct-conv.ts: convolutions, channel sums) ran. */
+  directPrograms?: boolean;
   /** webgpu: the most bytes tfjs held in GPU buffers at a step's end (tf.memory().numBytesInGPU). */
   gpuBytesInUseMax?: number;
   /** webgpu: tfjs's GPU buffer pool after the row (numBytesAllocatedInGPU; pooled buffers are kept, so this includes earlier rows). */
