@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { ArgError, parseArgs } from '../examples/gpu-check/args';
 import { PACK_LIMIT_BYTES } from '../examples/gpu-check/pack';
 import { PARITY_CHECKS, parityFailures, relErr } from '../examples/gpu-check/parity';
+import { largestTensorBytes } from '../examples/gpu-check/throughput';
+import { BYOL_CONFIGS } from '../examples/bench/byol_configs';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'examples/dist/gpu-check/gpu-check.js');
@@ -145,5 +147,19 @@ describe('scripts/device-gpu-check.sh (gpu-check for a GPU machine without regis
     expect(run.stderr).toMatch(/no \.device\/bundle\.tar\.xz; run 'bash scripts\/device-gpu-check.sh prepare' first/);
     expect(fs.readdirSync(dir)).toEqual(['scripts']);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('gpu-check: which webgpu rows a device can bind', () => {
+  it('estimates the largest tensor as both views\' first-stage activations padded by one pixel', () => {
+    // ResNet-18 width 1 at batch 256: 512 × 34 × 34 × 64 × 4 B = 151,519,232, the binding llvmpipe
+    // refused (over its 128 MiB maxStorageBufferBindingSize) when gpu-check ran that row there (whole, as on a GPU)
+    const whole = { ...BYOL_CONFIGS['r18-w1'](256), microBatches: undefined };
+    expect(largestTensorBytes(whole)).toBe(151_519_232);
+    expect(largestTensorBytes(whole)).toBeGreaterThan(2 ** 27);
+    // in the bench's 4 micro-batches a quarter of that
+    expect(largestTensorBytes(BYOL_CONFIGS['r18-w1'](256))).toBe(151_519_232 / 4);
+    // the main job: 256 × 30 × 30 × 8 × 4 B
+    expect(largestTensorBytes(BYOL_CONFIGS.main(128))).toBe(7_372_800);
   });
 });

@@ -27,8 +27,8 @@ import { adapterLabel, selectBackend, setWebgpuDirectConv, webgpuDirectConvActiv
 import { BYOL_CONFIGS, type ByolBenchConfig } from '../bench/byol_configs';
 import { ArgError, parseArgs, USAGE, type GpuCheckArgs } from './args';
 import { currentTarget, PACK_MANIFEST, packGpuCheck, WASM_THREAD_SCRIPT, type PackManifest } from './pack';
-import { PARITY_TOLERANCE, runParityChecks, type ParityRow } from './parity';
-import { LEAST_ALLOWANCE, leastSeconds, measureByol, type ThroughputRow } from './throughput';
+import { PARITY_TOLERANCE, runParityChecks, withGpuErrors, type ParityRow } from './parity';
+import { largestTensorBytes, LEAST_ALLOWANCE, leastSeconds, measureByol, type ThroughputRow } from './throughput';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -163,6 +163,9 @@ async function main(): Promise<void> {
   };
   for (const r of failed) errors.push(`parity: ${r.name}: ${r.failures.join('; ')}`);
 
+  await use('webgpu');
+  const bindingLimit = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device?.limits?.maxStorageBufferBindingSize;
+  result.maxStorageBufferBindingSize = bindingLimit ?? null;
   // Throughput, each row bounded by time (see the header).
   const wasm = await selectBackend('wasm', { threads: args.threads, nativeKernels: 'off', log });
   result.wasm = { threads: wasm.threads, simd: wasm.simd, nativeKernels: 'off' };
@@ -180,11 +183,20 @@ async function main(): Promise<void> {
       measured.push({ config: key, name: cfg.name, backend, batch: cfg.batch, skipped });
       continue;
     }
+    if (backend === 'webgpu' && bindingLimit && largestTensorBytes(cfg) > bindingLimit) {
+      const skipped = `not run: its largest tensor (~${Math.round(largestTensorBytes(cfg) / 2 ** 20)} MiB) is over this device's largest storage binding (maxStorageBufferBindingSize ${Math.round(bindingLimit / 2 ** 20)} MiB)`;
+      say(`  ${backend} ${key}: ${skipped}`);
+      measured.push({ config: key, name: cfg.name, backend, batch: cfg.batch, skipped });
+      continue;
+    }
     say(`  ${backend} ${key}: ${cfg.name}`);
     try {
       await use(backend);
       if (direct) setWebgpuDirectConv(true);
-      const row = await measureByol(key, backend, cfg, { seconds: args.seconds, deadline, log }).finally(() => setWebgpuDirectConv(null));
+      const measure = () => measureByol(key, backend, cfg, { seconds: args.seconds, deadline, log }).finally(() => setWebgpuDirectConv(null));
+      const { result: row, gpuErrors } = backend === 'webgpu' ? await withGpuErrors(measure) : { result: await measure(), gpuErrors: [] };
+      // a WebGPU validation error drops work without an exception: then the numbers measure nothing
+      if (gpuErrors.length) throw new Error(`WebGPU errors during the row: ${gpuErrors.join('; ')}`);
       if (backend === 'webgpu') row.directPrograms = webgpuDirectConvActive() || Boolean(direct);
       if (!seen && row.gflops) gflopsSeen[backend] = row.gflops;
       say(`  ${backend} ${key}: ${row.imgPerSec} img/s (${row.steps} step${row.steps === 1 ? '' : 's'} after a ${row.warmupSeconds} s warm-up)`);

@@ -70,6 +70,18 @@ async function on<T>(ctx: ParityContext, backend: 'cpu' | 'webgpu', fn: () => Pr
   return fn();
 }
 
+/**
+ * Runs `fn` on the current webgpu device and returns the WebGPU errors it caused (validation
+ * errors drop whole command buffers without an exception: the results are then not computed).
+ */
+export async function withGpuErrors<T>(fn: () => Promise<T>): Promise<{ result: T; gpuErrors: string[] }> {
+  watchDevice();
+  gpuErrors.length = 0;
+  const result = await fn();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  return { result, gpuErrors: [...new Set(gpuErrors.splice(0))] };
+}
+
 /** The check, failing on any WebGPU error it caused (delivered after the check's last read). */
 function failOnGpuErrors(check: ParityCheck): ParityCheck {
   return {

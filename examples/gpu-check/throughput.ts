@@ -122,6 +122,19 @@ export const LEAST_ALLOWANCE = 4;
  * `allowance` times as efficiently per FLOP (small models leave a GPU, and wasm's GEMMs, idle
  * much of the time). Only a row that cannot fit even so is skipped.
  */
+/**
+ * Bytes of the largest tensor a BYOL step of `cfg` makes, about: the first stage's activations
+ * for both views, padded by one pixel each side (a 3×3 conv's input), float32. WebGPU binds a
+ * tensor as one storage buffer, and a device refuses bindings over its
+ * maxStorageBufferBindingSize (128 MiB on llvmpipe; the validation error drops the work, silently).
+ */
+export function largestTensorBytes(cfg: ByolBenchConfig): number {
+  const [h, w] = cfg.input;
+  const images = (2 * cfg.batch) / (cfg.microBatches ?? 1);
+  const channels = Math.round(64 * cfg.width);
+  return images * (h + 2) * (w + 2) * channels * 4;
+}
+
 export function leastSeconds(cfg: ByolBenchConfig, gflopsSeen: number, allowance = LEAST_ALLOWANCE): number {
   return (2 * byolStepFlops(cfg)) / (gflopsSeen * allowance * 1e9);
 }

@@ -173,7 +173,9 @@ const conv2dBackpropInputWebgpu: KernelFunc = (args: KernelArgs) => {
   if (webgpuDirectConvActive()) {
     const info = convInfo(a.inputShape, filter.shape, a);
     if (directConvUnsupported(info, 'input') === null) {
-      const filterT = tf.transpose(asTensor(filter), [0, 1, 3, 2]);
+      const f = asTensor(filter);
+      const filterT = tf.transpose(f, [0, 1, 3, 2]);
+      if (f !== filter) f.dispose(); // asTensor wrapped a bare TensorInfo: release the wrapper
       const dx = directConvInputGrad(args.backend as unknown as WebgpuBackendArg, dy, filterT, info);
       filterT.dispose();
       return dx;
