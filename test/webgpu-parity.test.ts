@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { applySoftwareAdapterEnv, currentWebgpuAdapter, selectBackend, setWebgpuDirectConv, webgpuDirectConvActive } from '@selfsup/core';
+import { applySoftwareAdapterEnv, currentWebgpuAdapter, registerWebgpuTrainingKernels, selectBackend, setWebgpuDirectConv, stockWebgpuKernel, webgpuDirectConvActive } from '@selfsup/core';
 import { PARITY_CHECKS, PARITY_TOLERANCE, parityFailures } from '../examples/gpu-check/parity';
 
 const quiet = () => undefined;
@@ -105,6 +105,17 @@ describe('webgpu parity with cpu', () => {
       setWebgpuDirectConv(null);
       be.runWebGPUProgram = run;
     }
+    // registering again (another selectBackend, another copy of the module) keeps tfjs's kernels as
+    // the stock ones: a sum the direct program does not take (5 channels) still reaches tfjs's own
+    registerWebgpuTrainingKernels(currentWebgpuAdapter()?.software ?? false);
+    registerWebgpuTrainingKernels(currentWebgpuAdapter()?.software ?? false);
+    for (const k of ['Sum', 'Mean', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']) {
+      expect(stockWebgpuKernel(k), k).not.toBe(tf.getKernel(k, 'webgpu')?.kernelFunc);
+    }
+    const t = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 2, 5]);
+    expect(Array.from(await tf.sum(t, [0, 1]).data())).toEqual([7, 9, 11, 13, 15]);
+    expect(Array.from(await tf.mean(tf.tile(t, [1, 1, 4]).reshape([2, 20]), 0).data()).slice(0, 5)).toEqual([3.5, 4.5, 5.5, 6.5, 7.5]);
+    t.dispose();
     // the environment variable, read when the backend starts (the CLI's training run)
     const root = path.resolve(__dirname, '..');
     const script = `const core = require('@selfsup/core'); core.selectBackend('webgpu', { webgpuAdapter: 'any', log: () => {} }).then(() => { console.log(JSON.stringify(core.webgpuDirectConvActive())); process.exit(0); });`;

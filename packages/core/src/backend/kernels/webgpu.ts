@@ -32,8 +32,8 @@ export function registerWebgpuTrainingKernels(softwareAdapter = false): string[]
   replaceWebgpuKernel('Conv2DBackpropInput', conv2dBackpropInputWebgpu);
   replaceWebgpuKernel('Conv2D', conv2dWebgpu);
   replaceWebgpuKernel('FusedConv2D', fusedConv2dWebgpu);
-  replaceWebgpuKernel('Sum', channelReduce('Sum'));
-  replaceWebgpuKernel('Mean', channelReduce('Mean'));
+  replaceWebgpuKernel('Sum', sumWebgpu);
+  replaceWebgpuKernel('Mean', meanWebgpu);
   setWebgpuDirectConvAuto(softwareAdapter);
   return missing;
 }
@@ -100,7 +100,8 @@ function stock(name: string): KernelFunc {
 function replaceWebgpuKernel(name: string, kernelFunc: KernelFunc): void {
   const existing = tf.getKernel(name, 'webgpu');
   if (!existing || existing.kernelFunc === kernelFunc) return;
-  stockKernels().set(name, existing.kernelFunc);
+  // the first kernel seen is tfjs's own; a later one is selfsup's (another copy of this module)
+  if (!stockKernels().has(name)) stockKernels().set(name, existing.kernelFunc);
   tf.unregisterKernel(name, 'webgpu');
   tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc });
 }
@@ -165,6 +166,8 @@ function channelReduce(name: 'Sum' | 'Mean'): KernelFunc {
     return stock(name)(args);
   };
 }
+const sumWebgpu = channelReduce('Sum');
+const meanWebgpu = channelReduce('Mean');
 
 /** Input gradient: the direct program where active and possible, else tfjs-webgpu's. */
 const conv2dBackpropInputWebgpu: KernelFunc = (args: KernelArgs) => {
