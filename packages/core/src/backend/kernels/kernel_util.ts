@@ -5,18 +5,21 @@ export type KernelArgs = Parameters<KernelFunc>[0];
 
 export const WASM = 'wasm';
 
-// The stock kernels we replace, captured once per process (not per module copy) so that
-// registering twice never wraps our own kernel as "the original".
-const ORIGINALS_KEY = Symbol.for('selfsup.backend.originalKernels');
-function originals(): Map<string, KernelFunc | null> {
-  const g = globalThis as unknown as Record<symbol, Map<string, KernelFunc | null> | undefined>;
-  let m = g[ORIGINALS_KEY];
+/** A map shared by every copy of this module in the process (kept on globalThis under `key`). */
+export function processMap<V>(key: string): Map<string, V> {
+  const g = globalThis as unknown as Record<symbol, Map<string, V> | undefined>;
+  const sym = Symbol.for(key);
+  let m = g[sym];
   if (!m) {
     m = new Map();
-    g[ORIGINALS_KEY] = m;
+    g[sym] = m;
   }
   return m;
 }
+
+// The stock kernels we replace, captured once per process (not per module copy) so that
+// registering twice never wraps our own kernel as "the original".
+const originals = () => processMap<KernelFunc | null>('selfsup.backend.originalKernels');
 
 /** The stock wasm kernel for `name` (null when the stock backend has none). */
 export function originalKernel(name: string): KernelFunc | null {

@@ -79,6 +79,32 @@ function program(name: string, variableNames: string[], variableComponents: numb
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * WGSL of a register block of P pixels × C vec4 channel groups (the forward and the input
+ * gradient): the accumulators, one step of the channel loop `k` (C weights `w`, P inputs `v`,
+ * P·C fma), and the writes of the pixels inside the row (`first` + p < `limit`).
+ */
+function registerBlock(P: number, C: number, o: { weights: string; k: string; stride: string; input: string; base: string; first: string; limit: string }) {
+  return {
+    acc: range(P).flatMap((p) => range(C).map((c) => `var a${p}_${c} = vec4<f32>(0.0);`)).join('\n      '),
+    step: [
+      ...range(C).map((c) => `let w${c} = ${o.weights}[wb + ${o.k} * ${o.stride} + ${c}];`),
+      ...range(P).flatMap((p) => [`let v${p} = vec4<f32>(select(0.0, ${o.input}[${o.base}${p} + ${o.k}], ok${p}));`, ...range(C).map((c) => `a${p}_${c} = fma(v${p}, w${c}, a${p}_${c});`)]),
+    ].join('\n            '),
+    write: range(P)
+      .map((p) => `if (${o.first} + ${p} < ${o.limit}) { ${range(C).map((c) => `result[ob + ${p} * ${o.stride} + ${c}] = a${p}_${c};`).join(' ')} }`)
+      .join('\n      '),
+  };
+}
+
+/** The conv programs' uniforms: pads (top, left), strides, filter size, invocation count. */
+const convUniforms = (info: tf.backend_util.Conv2DInfo, count: number): Uniform[] => [
+  { type: 'int32', data: [info.padInfo.top, info.padInfo.left] },
+  { type: 'int32', data: [info.strideHeight, info.strideWidth] },
+  { type: 'int32', data: [info.filterHeight, info.filterWidth] },
+  { type: 'int32', data: [count] },
+];
+
 /** What a direct conv needs to know (tfjs's Conv2DInfo, NHWC). */
 export type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -104,13 +130,8 @@ export function directConvForward(backend: WebgpuBackendLike, x: tf.TensorInfo, 
   const C = co % 8 === 0 ? 2 : 1;
   const P = PIXELS;
   const count = n * oh * Math.ceil(ow / P) * (co / 4 / C);
-  const acc = range(P).flatMap((p) => range(C).map((c) => `var a${p}_${c} = vec4<f32>(0.0);`));
+  const b = registerBlock(P, C, { weights: 'W', k: 'ci', stride: 'CO4', input: 'x', base: 'xb', first: 'ox0', limit: 'OW' });
   const px = range(P).map((p) => `let ix${p} = ixs + ${p} * uniforms.strides.y; let ok${p} = ix${p} >= 0 && ix${p} < XW; let xb${p} = select(0, (rowBase + ix${p}) * CI, ok${p});`);
-  const body = [
-    ...range(C).map((c) => `let w${c} = W[wb + ci * CO4 + ${c}];`),
-    ...range(P).flatMap((p) => [`let v${p} = vec4<f32>(select(0.0, x[xb${p} + ci], ok${p}));`, ...range(C).map((c) => `a${p}_${c} = fma(v${p}, w${c}, a${p}_${c});`)]),
-  ];
-  const write = range(P).map((p) => `if (ox0 + ${p} < OW) { ${range(C).map((c) => `result[ob + ${p} * CO4 + ${c}] = a${p}_${c};`).join(' ')} }`);
   const code = `
     fn main(index : i32) {
       if (index >= uniforms.count) { return; }
@@ -121,7 +142,7 @@ export function directConvForward(backend: WebgpuBackendLike, x: tf.TensorInfo, 
       let owb = t % OWP; t = t / OWP;
       let oy = t % OH; let n = t / OH;
       let ox0 = owb * ${P}; let co4 = cb * ${C};
-      ${acc.join('\n      ')}
+      ${b.acc}
       for (var kh = 0; kh < uniforms.filt.x; kh++) {
         let iy = oy * uniforms.strides.x + kh - uniforms.pads.x;
         if (iy < 0 || iy >= XH) { continue; }
@@ -131,20 +152,15 @@ export function directConvForward(backend: WebgpuBackendLike, x: tf.TensorInfo, 
           ${px.join('\n          ')}
           let wb = (kh * uniforms.filt.y + kw) * CI * CO4 + co4;
           for (var ci = 0; ci < CI; ci++) {
-            ${body.join('\n            ')}
+            ${b.step}
           }
         }
       }
       let ob = ((n * OH + oy) * OW + ox0) * CO4 + co4;
-      ${write.join('\n      ')}
+      ${b.write}
     }`;
   const prog = program(`convFwd_${P}_${C}`, ['x', 'W'], [1, 4], info.outShape, count, 'pads : vec2<i32>, strides : vec2<i32>, filt : vec2<i32>, count : i32,', code);
-  return backend.runWebGPUProgram(prog, [x, filter], 'float32', [
-    { type: 'int32', data: [info.padInfo.top, info.padInfo.left] },
-    { type: 'int32', data: [info.strideHeight, info.strideWidth] },
-    { type: 'int32', data: [info.filterHeight, info.filterWidth] },
-    { type: 'int32', data: [count] },
-  ]);
+  return backend.runWebGPUProgram(prog, [x, filter], 'float32', convUniforms(info, count));
 }
 
 /**
@@ -157,16 +173,11 @@ export function directConvInputGrad(backend: WebgpuBackendLike, dy: tf.TensorInf
   const C = ci % 8 === 0 ? 2 : 1;
   const P = PIXELS;
   const count = n * h * Math.ceil(w / P) * (ci / 4 / C);
-  const acc = range(P).flatMap((p) => range(C).map((c) => `var a${p}_${c} = vec4<f32>(0.0);`));
+  const b = registerBlock(P, C, { weights: 'Wt', k: 'co', stride: 'CI4', input: 'dy', base: 'db', first: 'ix0', limit: 'XW' });
   const px = range(P).map(
     (p) =>
       `let tx${p} = ixs + ${p}; let ok${p} = tx${p} >= 0 && tx${p} % uniforms.strides.y == 0 && tx${p} / uniforms.strides.y < OW; let db${p} = select(0, (rowBase + tx${p} / uniforms.strides.y) * CO, ok${p});`,
   );
-  const body = [
-    ...range(C).map((c) => `let w${c} = Wt[wb + co * CI4 + ${c}];`),
-    ...range(P).flatMap((p) => [`let v${p} = vec4<f32>(select(0.0, dy[db${p} + co], ok${p}));`, ...range(C).map((c) => `a${p}_${c} = fma(v${p}, w${c}, a${p}_${c});`)]),
-  ];
-  const write = range(P).map((p) => `if (ix0 + ${p} < XW) { ${range(C).map((c) => `result[ob + ${p} * CI4 + ${c}] = a${p}_${c};`).join(' ')} }`);
   const code = `
     fn main(index : i32) {
       if (index >= uniforms.count) { return; }
@@ -177,7 +188,7 @@ export function directConvInputGrad(backend: WebgpuBackendLike, dy: tf.TensorInf
       let ixb = t % XWP; t = t / XWP;
       let iy = t % XH; let n = t / XH;
       let ix0 = ixb * ${P}; let ci4 = cb * ${C};
-      ${acc.join('\n      ')}
+      ${b.acc}
       for (var kh = 0; kh < uniforms.filt.x; kh++) {
         let ty = iy + uniforms.pads.x - kh;
         if (ty < 0 || ty % uniforms.strides.x != 0 || ty / uniforms.strides.x >= OH) { continue; }
@@ -187,20 +198,15 @@ export function directConvInputGrad(backend: WebgpuBackendLike, dy: tf.TensorInf
           ${px.join('\n          ')}
           let wb = (kh * uniforms.filt.y + kw) * CO * CI4 + ci4;
           for (var co = 0; co < CO; co++) {
-            ${body.join('\n            ')}
+            ${b.step}
           }
         }
       }
       let ob = ((n * XH + iy) * XW + ix0) * CI4 + ci4;
-      ${write.join('\n      ')}
+      ${b.write}
     }`;
   const prog = program(`convDx_${P}_${C}`, ['dy', 'Wt'], [1, 4], info.inShape, count, 'pads : vec2<i32>, strides : vec2<i32>, filt : vec2<i32>, count : i32,', code);
-  return backend.runWebGPUProgram(prog, [dy, filterT], 'float32', [
-    { type: 'int32', data: [info.padInfo.top, info.padInfo.left] },
-    { type: 'int32', data: [info.strideHeight, info.strideWidth] },
-    { type: 'int32', data: [info.filterHeight, info.filterWidth] },
-    { type: 'int32', data: [count] },
-  ]);
+  return backend.runWebGPUProgram(prog, [dy, filterT], 'float32', convUniforms(info, count));
 }
 
 /**
@@ -267,13 +273,7 @@ export function directConvFilterGrad(backend: WebgpuBackendLike, x: tf.TensorInf
     }`;
   const outShape = [chunks, kh * kw * ci * co];
   const prog = program(`convDw_${Q}_${C}`, ['x', 'dy'], [1, 4], outShape, count, 'pads : vec2<i32>, strides : vec2<i32>, filt : vec2<i32>, count : i32, chunk : i32,', code);
-  const parts = backend.runWebGPUProgram(prog, [x, dy], 'float32', [
-    { type: 'int32', data: [info.padInfo.top, info.padInfo.left] },
-    { type: 'int32', data: [info.strideHeight, info.strideWidth] },
-    { type: 'int32', data: [kh, kw] },
-    { type: 'int32', data: [count] },
-    { type: 'int32', data: [chunk] },
-  ]);
+  const parts = backend.runWebGPUProgram(prog, [x, dy], 'float32', [...convUniforms(info, count), { type: 'int32', data: [chunk] }]);
   return tf.tidy(() => {
     const p = tf.engine().makeTensorFromTensorInfo(parts) as tf.Tensor2D;
     return (chunks === 1 ? p.reshape([kh, kw, ci, co]) : p.sum(0).reshape([kh, kw, ci, co])) as tf.Tensor4D;

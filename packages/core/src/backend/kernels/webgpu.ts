@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { asTensor, padOrCrop, type KernelArgs, type KernelFunc } from './kernel_util';
+import { asTensor, padOrCrop, processMap, type KernelArgs, type KernelFunc } from './kernel_util';
 import { directChannelSum, directConvFilterGrad, directConvForward, directConvInputGrad, directConvUnsupported, setWebgpuDirectConvAuto, webgpuDirectConvActive, type ConvInfo } from './webgpu-direct-conv';
 
 /**
@@ -77,16 +77,7 @@ export const WEBGPU_IM2COL_MAX_VALUES = 2 ** 25;
 export const WEBGPU_MAX_PIXELS_PER_CALL = 32768;
 
 // The stock webgpu kernels replaced here, captured once per process (not per module copy).
-const STOCK_KEY = Symbol.for('selfsup.backend.webgpu.stockKernels');
-function stockKernels(): Map<string, KernelFunc> {
-  const g = globalThis as unknown as Record<symbol, Map<string, KernelFunc> | undefined>;
-  let m = g[STOCK_KEY];
-  if (!m) {
-    m = new Map();
-    g[STOCK_KEY] = m;
-  }
-  return m;
-}
+const stockKernels = () => processMap<KernelFunc>('selfsup.backend.webgpu.stockKernels');
 /** tfjs-backend-webgpu's own kernel `name`, as it was before selfsup replaced it (null if never replaced). */
 export function stockWebgpuKernel(name: string): KernelFunc | null {
   return stockKernels().get(name) ?? null;
