@@ -209,6 +209,9 @@ export function directConvInputGrad(backend: WebgpuBackendLike, dy: tf.TensorInf
   return backend.runWebGPUProgram(prog, [dy, filterT], 'float32', convUniforms(info, count));
 }
 
+/** The filter gradient's register block: Q input channels (4, else 1) × C vec4 groups of output channels (2, else 1). */
+const filterGradBlock = (ci: number, co: number) => ({ Q: ci % 4 === 0 ? 4 : 1, C: co % 8 === 0 ? 2 : 1 });
+
 /**
  * Images per chunk of the filter gradient: each invocation's loop (images × output pixels)
  * stays within {@link DIRECT_MAX_LOOP}, and there are enough invocations (~1,024) to keep the
@@ -218,7 +221,8 @@ export function directFilterGradChunk(info: ConvInfo): number {
   const pixels = info.outHeight * info.outWidth;
   const { inChannels: ci, outChannels: co } = info;
   // invocations per chunk: taps × input-channel groups (Q = 4 or 1) × output groups (C = 2 or 1 vec4s)
-  const perChunk = info.filterHeight * info.filterWidth * (ci % 4 === 0 ? ci / 4 : ci) * (co % 8 === 0 ? co / 8 : co / 4);
+  const { Q, C } = filterGradBlock(ci, co);
+  const perChunk = info.filterHeight * info.filterWidth * (ci / Q) * (co / 4 / C);
   const byLoop = Math.max(1, Math.floor(DIRECT_MAX_LOOP / pixels));
   const wanted = Math.ceil(1024 / perChunk);
   return Math.max(1, Math.min(info.batchSize, byLoop, Math.ceil(info.batchSize / wanted)));
@@ -231,8 +235,7 @@ export function directFilterGradChunk(info: ConvInfo): number {
  */
 export function directConvFilterGrad(backend: WebgpuBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, info: ConvInfo): tf.Tensor4D {
   const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
-  const C = co % 8 === 0 ? 2 : 1;
-  const Q = ci % 4 === 0 ? 4 : 1;
+  const { Q, C } = filterGradBlock(ci, co);
   const chunk = directFilterGradChunk(info);
   const chunks = Math.ceil(info.batchSize / chunk);
   const count = chunks * kh * kw * (ci / Q) * (co / 4 / C);

@@ -22,9 +22,10 @@ export const WEBGPU_TRAINING_KERNELS: readonly string[] = [
 /**
  * Checks that the webgpu backend has every kernel training needs and returns the missing
  * ones (none with tfjs-backend-webgpu 4.22.0; a different version might drop some); puts
- * selfsup's convolution kernels in place of the stock ones: the filter gradient always (below),
- * and on a software adapter (`softwareAdapter`) the direct programs of webgpu-direct-conv.ts for
- * the forward and both gradients, where their shapes allow (the stock kernels otherwise).
+ * selfsup's kernels in place of the stock ones: the filter gradient always (below), and on a
+ * software adapter (`softwareAdapter`) the direct programs of webgpu-direct-conv.ts for the conv
+ * forward, both gradients and Sum/Mean over all axes but the last, where their shapes allow
+ * (the stock kernels otherwise).
  */
 export function registerWebgpuTrainingKernels(softwareAdapter = false): string[] {
   const missing = WEBGPU_TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'webgpu') == null);
