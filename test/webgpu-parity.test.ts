@@ -124,5 +124,11 @@ describe('webgpu parity with cpu', () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.trim().split('\n').pop()).toBe(String(want));
     }
+    // another value is named and ignored: the adapter decides
+    const script2 = script.replace("log: () => {}", 'log: (l) => console.error(l)');
+    const bad = spawnSync(process.execPath, ['-e', script2], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, SELFSUP_WEBGPU_DIRECT_CONV: 'yes' } });
+    expect(bad.status, bad.stderr).toBe(0);
+    expect(bad.stderr).toContain('SELFSUP_WEBGPU_DIRECT_CONV=yes is neither 1 nor 0; ignored');
+    expect(bad.stdout.trim().split('\n').pop()).toBe(String(currentWebgpuAdapter()?.software ?? false));
   });
 });

@@ -238,6 +238,7 @@ export function initWebgpu(pref: WebgpuAdapterPreference, log: (line: string) =>
   // SELFSUP_WEBGPU_DIRECT_CONV=1 / 0: the direct convolution programs on / off whatever the adapter
   const direct = process.env.SELFSUP_WEBGPU_DIRECT_CONV;
   if (direct === '1' || direct === '0') setWebgpuDirectConv(direct === '1');
+  else if (direct) log(`selfsup: warning: SELFSUP_WEBGPU_DIRECT_CONV=${direct} is neither 1 nor 0; ignored (the adapter decides)`);
   return startWebgpu(pref, log, state(), ' in this process', async () => {
     const dawn = await loadDawn();
     installGlobals(dawn);
